@@ -1,0 +1,14 @@
+//! kyrgyz-relations: a GraphQL API over a curated knowledge base of Kyrgyzstan's foreign
+//! relations.
+//!
+//! Layout, in the order data flows:
+//! - `model`: plain records and value types (`PartialDate`, `Quantity`, kinds).
+//! - `seed`: the JSON seed files in, a validated `model::Dataset` out.
+//! - `store`: sled trees written by a crash-safe import and read at query time.
+//! - `schema`: the async-graphql schema; resolvers read the store.
+//! - `http`: the axum router: `/graphql`, GraphiQL, `/health`; graceful shutdown.
+//! - `app`: opens or seeds the store and assembles the server, for `main` and the tests.
+
+pub mod model;
+pub mod seed;
+pub mod store;

@@ -1,0 +1,411 @@
+//! Plain records and value types: the stored shape of every record.
+//!
+//! Knows nothing of JSON seed files, sled, GraphQL or HTTP; serde derives only, so the
+//! store's codec can encode these with any serde format. Enums name their variants as
+//! the seed spells them (`BORDER_CLASH`); binary formats ignore the names.
+
+mod date;
+
+use serde::{Deserialize, Serialize};
+
+pub use date::{CalendarDate, DateError, DatePrecision, DateWindow, PartialDate};
+
+/// A record's readable, stable identifier within its type: lowercase ASCII letters,
+/// digits and hyphens (`kant-air-base`).
+pub type Slug = String;
+
+/// The six kinds of record, in the order search results and global ids list them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RecordKind {
+    Country,
+    Organization,
+    Person,
+    Agreement,
+    Facility,
+    Incident,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 6] = [
+        RecordKind::Country,
+        RecordKind::Organization,
+        RecordKind::Person,
+        RecordKind::Agreement,
+        RecordKind::Facility,
+        RecordKind::Incident,
+    ];
+
+    /// The GraphQL type name, also the prefix of global ids.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            RecordKind::Country => "Country",
+            RecordKind::Organization => "Organization",
+            RecordKind::Person => "Person",
+            RecordKind::Agreement => "Agreement",
+            RecordKind::Facility => "Facility",
+            RecordKind::Incident => "Incident",
+        }
+    }
+
+    pub fn from_type_name(name: &str) -> Option<RecordKind> {
+        RecordKind::ALL
+            .into_iter()
+            .find(|kind| kind.type_name() == name)
+    }
+}
+
+/// Where in the source material a record's facts come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub document: String,
+    pub section: String,
+    pub paragraph: u32,
+}
+
+/// How sure the source is of a fact; keeps its hedges ("reportedly", "promised") as data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Certainty {
+    Confirmed,
+    Reported,
+    Alleged,
+    Claimed,
+    Promised,
+    Planned,
+    Proposed,
+}
+
+/// A count or measure that may be exact, approximate or only bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quantity {
+    pub low: i64,
+    /// `None` when the source states no upper bound ("at least one").
+    pub high: Option<i64>,
+    pub approximate: bool,
+}
+
+/// An amount of money in an ISO 4217 currency.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: f64,
+    pub currency: String,
+    pub approximate: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CoordinateSource {
+    GeneralKnowledge,
+    SourceText,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Coordinates {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub source: CoordinateSource,
+}
+
+/// A named place, with the spellings the source uses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub place: String,
+    pub aliases: Vec<String>,
+    pub district: Option<String>,
+    pub province: Option<String>,
+    pub coordinates: Option<Coordinates>,
+}
+
+/// A country or an organization, for relations that may point at either.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    Country(Slug),
+    Organization(Slug),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Country {
+    pub id: Slug,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub code: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub summary: String,
+    pub sources: Vec<SourceRef>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrganizationKind {
+    Intergovernmental,
+    EconomicUnion,
+    MilitaryAlliance,
+    GovernmentAgency,
+    Legislature,
+    MilitaryCommand,
+    Ngo,
+    ArmedGroup,
+    Media,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MemberRole {
+    FoundingMember,
+    Member,
+    ProspectiveMember,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    pub country: Slug,
+    pub role: MemberRole,
+    pub since: Option<PartialDate>,
+    pub certainty: Certainty,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: Slug,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub kind: OrganizationKind,
+    pub country: Option<Slug>,
+    pub founded: Option<PartialDate>,
+    pub succeeded_by: Option<Slug>,
+    pub members: Vec<Membership>,
+    pub summary: String,
+    pub sources: Vec<SourceRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Role {
+    pub title: String,
+    pub country: Option<Slug>,
+    pub organization: Option<Slug>,
+    pub during: Option<PartialDate>,
+    pub certainty: Certainty,
+    pub sources: Vec<SourceRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: Slug,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub country: Option<Slug>,
+    pub roles: Vec<Role>,
+    pub summary: String,
+    pub sources: Vec<SourceRef>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AgreementKind {
+    Basing,
+    BorderDelimitation,
+    BorderCommission,
+    SecurityCooperation,
+    DebtSettlement,
+    EnergySupply,
+    EconomicAssistance,
+    Accession,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AgreementStatus {
+    Proposed,
+    Planned,
+    Agreed,
+    InForce,
+    Expired,
+    Terminated,
+    Implemented,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub id: Slug,
+    pub title: String,
+    pub aliases: Vec<String>,
+    pub kind: AgreementKind,
+    pub status: AgreementStatus,
+    pub certainty: Certainty,
+    pub parties: Vec<Slug>,
+    pub facilities: Vec<Slug>,
+    pub signed: Option<PartialDate>,
+    pub in_force_from: Option<PartialDate>,
+    pub expires: Option<PartialDate>,
+    pub ended: Option<PartialDate>,
+    pub term_years: Option<Quantity>,
+    pub debt: Option<Money>,
+    pub debt_write_off_fraction: Option<f64>,
+    pub extends: Option<Slug>,
+    pub summary: String,
+    pub sources: Vec<SourceRef>,
+}
+
+impl Agreement {
+    /// The date the agreement's span starts: when it entered into force, else when signed.
+    pub fn span_start(&self) -> Option<&PartialDate> {
+        self.in_force_from.as_ref().or(self.signed.as_ref())
+    }
+
+    /// The date the agreement's span ends: when it actually ended, else when it expires.
+    pub fn span_end(&self) -> Option<&PartialDate> {
+        self.ended.as_ref().or(self.expires.as_ref())
+    }
+
+    /// The date the agreement sorts by: signed, else in force from.
+    pub fn chronology(&self) -> Option<&PartialDate> {
+        self.signed.as_ref().or(self.in_force_from.as_ref())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FacilityKind {
+    AirBase,
+    TestRange,
+    CommunicationsStation,
+    SeismicStation,
+    Border,
+    BorderSector,
+    Enclave,
+    BorderGuardPost,
+    Office,
+    Academy,
+    HydropowerProject,
+    GasStorage,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AircraftRole {
+    GroundAttack,
+    Fighter,
+    Transport,
+    Helicopter,
+    Training,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Resource {
+    Oil,
+    NaturalGas,
+    GasStorage,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Facility {
+    pub id: Slug,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub kind: FacilityKind,
+    pub host_country: Slug,
+    pub operator: Option<Actor>,
+    /// Other countries involved, such as the neighbour across a border.
+    pub countries: Vec<Slug>,
+    pub part_of: Option<Slug>,
+    pub location: Option<Location>,
+    pub opened: Option<PartialDate>,
+    pub closed: Option<PartialDate>,
+    pub personnel: Option<Quantity>,
+    pub aircraft_squadrons: Option<Quantity>,
+    pub aircraft_roles: Vec<AircraftRole>,
+    pub agreed_length_km: Option<Quantity>,
+    pub disputed_length_km: Option<Quantity>,
+    pub disputed_segments: Option<Quantity>,
+    pub deadlocked_segments: Option<Quantity>,
+    pub resources: Vec<Resource>,
+    pub certainty: Certainty,
+    pub summary: String,
+    pub sources: Vec<SourceRef>,
+}
+
+impl Facility {
+    /// Every country the facility involves: host, operating country, others; no repeats.
+    pub fn involved_countries(&self) -> Vec<&Slug> {
+        let mut countries = vec![&self.host_country];
+        if let Some(Actor::Country(operator)) = &self.operator {
+            countries.push(operator);
+        }
+        countries.extend(self.countries.iter());
+        let mut seen = std::collections::HashSet::new();
+        countries.retain(|country| seen.insert(*country));
+        countries
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IncidentKind {
+    BorderClash,
+    ArmedIncursion,
+    EthnicViolence,
+    Riot,
+    Unrest,
+    SupplyCutoff,
+    Dispute,
+    Statement,
+    Proposal,
+    Deployment,
+    Withdrawal,
+    MilitaryExercise,
+    Workshop,
+    OfficialVisit,
+    LegislativeAction,
+    PolicyDecision,
+    RequestDeclined,
+    CorruptionAllegation,
+    Asylum,
+    Extradition,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: Slug,
+    pub title: String,
+    pub aliases: Vec<String>,
+    pub kind: IncidentKind,
+    pub occurred: Option<PartialDate>,
+    pub certainty: Certainty,
+    pub countries: Vec<Slug>,
+    /// The first is the primary place of the incident.
+    pub facilities: Vec<Slug>,
+    pub organizations: Vec<Slug>,
+    pub people: Vec<Slug>,
+    pub agreements: Vec<Slug>,
+    pub location: Option<Location>,
+    pub killed: Option<Quantity>,
+    pub injured: Option<Quantity>,
+    pub casualties: Option<Quantity>,
+    pub participants: Option<Quantity>,
+    pub vehicles_damaged: Option<Quantity>,
+    pub summary: String,
+    pub sources: Vec<SourceRef>,
+}
+
+/// A whole validated seed, ready to be written to a store.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dataset {
+    pub countries: Vec<Country>,
+    pub organizations: Vec<Organization>,
+    pub people: Vec<Person>,
+    pub agreements: Vec<Agreement>,
+    pub facilities: Vec<Facility>,
+    pub incidents: Vec<Incident>,
+}
+
+impl Dataset {
+    pub fn record_count(&self) -> usize {
+        self.countries.len()
+            + self.organizations.len()
+            + self.people.len()
+            + self.agreements.len()
+            + self.facilities.len()
+            + self.incidents.len()
+    }
+}

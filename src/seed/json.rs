@@ -1,0 +1,519 @@
+//! The seed's JSON format: serde input types and their conversion to `model` records.
+//!
+//! Field names are camelCase; unknown fields are rejected. Conversion reports every
+//! problem it finds to a `Reporter` instead of stopping at the first.
+
+use serde::Deserialize;
+
+use crate::model::{
+    self, AgreementKind, AgreementStatus, AircraftRole, Certainty, CoordinateSource, FacilityKind,
+    IncidentKind, MemberRole, OrganizationKind, PartialDate, Resource,
+};
+
+/// Collects the problems of one record, naming its file and id.
+pub struct Reporter<'a> {
+    pub file: &'a str,
+    pub record: &'a str,
+    pub problems: &'a mut Vec<super::Problem>,
+}
+
+impl Reporter<'_> {
+    pub fn report(&mut self, message: String) {
+        self.problems.push(super::Problem {
+            file: self.file.to_owned(),
+            record: Some(self.record.to_owned()),
+            line_column: None,
+            message,
+        });
+    }
+
+    fn date(&mut self, field: &str, text: Option<String>) -> Option<PartialDate> {
+        let text = text?;
+        match PartialDate::parse(&text) {
+            Ok(date) => Some(date),
+            Err(error) => {
+                self.report(format!("field `{field}`: {error}"));
+                None
+            }
+        }
+    }
+
+    fn quantity(&mut self, field: &str, input: Option<QuantityInput>) -> Option<model::Quantity> {
+        let input = input?;
+        let (low, high) = match (input.exact, input.low, input.high) {
+            (Some(exact), None, None) => (exact, Some(exact)),
+            (None, Some(low), high) => (low, high),
+            _ => {
+                self.report(format!(
+                    "field `{field}`: give either `exact` or `low` (with an optional `high`)"
+                ));
+                return None;
+            }
+        };
+        if low < 0 || high.is_some_and(|high| high < low) {
+            self.report(format!(
+                "field `{field}`: bounds must satisfy 0 <= low <= high, got {low}..{high:?}"
+            ));
+            return None;
+        }
+        Some(model::Quantity {
+            low,
+            high,
+            approximate: input.approximate,
+        })
+    }
+
+    fn sources(&mut self, sources: Vec<SourceInput>) -> Vec<model::SourceRef> {
+        if sources.is_empty() {
+            self.report("field `sources`: every record cites at least one source".to_owned());
+        }
+        sources
+            .into_iter()
+            .map(|source| {
+                if source.paragraph == 0 {
+                    self.report("field `sources`: paragraphs are numbered from 1".to_owned());
+                }
+                model::SourceRef {
+                    document: source.document,
+                    section: source.section,
+                    paragraph: source.paragraph,
+                }
+            })
+            .collect()
+    }
+
+    fn location(&mut self, input: Option<LocationInput>) -> Option<model::Location> {
+        let input = input?;
+        let coordinates = input.coordinates.and_then(|coordinates| {
+            let valid = (-90.0..=90.0).contains(&coordinates.latitude)
+                && (-180.0..=180.0).contains(&coordinates.longitude);
+            if !valid {
+                self.report(format!(
+                    "field `location.coordinates`: ({}, {}) is not a latitude and longitude",
+                    coordinates.latitude, coordinates.longitude
+                ));
+            }
+            valid.then_some(model::Coordinates {
+                latitude: coordinates.latitude,
+                longitude: coordinates.longitude,
+                source: coordinates.source,
+            })
+        });
+        Some(model::Location {
+            place: input.place,
+            aliases: input.aliases,
+            district: input.district,
+            province: input.province,
+            coordinates,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceInput {
+    document: String,
+    section: String,
+    paragraph: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantityInput {
+    exact: Option<i64>,
+    low: Option<i64>,
+    high: Option<i64>,
+    #[serde(default)]
+    approximate: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyInput {
+    amount: f64,
+    currency: String,
+    #[serde(default)]
+    approximate: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatesInput {
+    latitude: f64,
+    longitude: f64,
+    source: CoordinateSource,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationInput {
+    place: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    district: Option<String>,
+    province: Option<String>,
+    coordinates: Option<CoordinatesInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountryInput {
+    id: String,
+    code: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    summary: String,
+    sources: Vec<SourceInput>,
+}
+
+impl CountryInput {
+    pub fn into_model(self, reporter: &mut Reporter) -> model::Country {
+        let code_is_valid =
+            self.code.len() == 2 && self.code.bytes().all(|b| b.is_ascii_alphabetic());
+        if !code_is_valid {
+            reporter.report(format!(
+                "field `code`: `{}` is not an ISO 3166-1 alpha-2 code (two letters)",
+                self.code
+            ));
+        }
+        model::Country {
+            id: self.id,
+            code: self.code.to_ascii_uppercase(),
+            name: self.name,
+            aliases: self.aliases,
+            summary: self.summary,
+            sources: reporter.sources(self.sources),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipInput {
+    country: String,
+    role: MemberRole,
+    since: Option<String>,
+    #[serde(default = "confirmed")]
+    certainty: Certainty,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrganizationInput {
+    id: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    kind: OrganizationKind,
+    country: Option<String>,
+    founded: Option<String>,
+    succeeded_by: Option<String>,
+    #[serde(default)]
+    members: Vec<MembershipInput>,
+    summary: String,
+    sources: Vec<SourceInput>,
+}
+
+impl OrganizationInput {
+    pub fn into_model(self, reporter: &mut Reporter) -> model::Organization {
+        let members = self
+            .members
+            .into_iter()
+            .map(|member| model::Membership {
+                country: member.country,
+                role: member.role,
+                since: reporter.date("members.since", member.since),
+                certainty: member.certainty,
+            })
+            .collect();
+        model::Organization {
+            id: self.id,
+            name: self.name,
+            aliases: self.aliases,
+            kind: self.kind,
+            country: self.country,
+            founded: reporter.date("founded", self.founded),
+            succeeded_by: self.succeeded_by,
+            members,
+            summary: self.summary,
+            sources: reporter.sources(self.sources),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleInput {
+    title: String,
+    country: Option<String>,
+    organization: Option<String>,
+    during: Option<String>,
+    #[serde(default = "confirmed")]
+    certainty: Certainty,
+    #[serde(default)]
+    sources: Vec<SourceInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonInput {
+    id: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    country: Option<String>,
+    #[serde(default)]
+    roles: Vec<RoleInput>,
+    summary: String,
+    sources: Vec<SourceInput>,
+}
+
+impl PersonInput {
+    pub fn into_model(self, reporter: &mut Reporter) -> model::Person {
+        let roles = self
+            .roles
+            .into_iter()
+            .map(|role| model::Role {
+                title: role.title,
+                country: role.country,
+                organization: role.organization,
+                during: reporter.date("roles.during", role.during),
+                certainty: role.certainty,
+                sources: role
+                    .sources
+                    .into_iter()
+                    .map(|source| model::SourceRef {
+                        document: source.document,
+                        section: source.section,
+                        paragraph: source.paragraph,
+                    })
+                    .collect(),
+            })
+            .collect();
+        model::Person {
+            id: self.id,
+            name: self.name,
+            aliases: self.aliases,
+            country: self.country,
+            roles,
+            summary: self.summary,
+            sources: reporter.sources(self.sources),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgreementInput {
+    id: String,
+    title: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    kind: AgreementKind,
+    status: AgreementStatus,
+    #[serde(default = "confirmed")]
+    certainty: Certainty,
+    parties: Vec<String>,
+    #[serde(default)]
+    facilities: Vec<String>,
+    signed: Option<String>,
+    in_force_from: Option<String>,
+    expires: Option<String>,
+    ended: Option<String>,
+    term_years: Option<QuantityInput>,
+    debt: Option<MoneyInput>,
+    debt_write_off_fraction: Option<f64>,
+    extends: Option<String>,
+    summary: String,
+    sources: Vec<SourceInput>,
+}
+
+impl AgreementInput {
+    pub fn into_model(self, reporter: &mut Reporter) -> model::Agreement {
+        if self.parties.len() < 2 {
+            reporter.report("field `parties`: an agreement has at least two parties".to_owned());
+        }
+        let fraction = self.debt_write_off_fraction.filter(|fraction| {
+            let valid = *fraction > 0.0 && *fraction <= 1.0;
+            if !valid {
+                reporter.report(format!(
+                    "field `debtWriteOffFraction`: {fraction} is not in (0, 1]"
+                ));
+            }
+            valid
+        });
+        let debt = self.debt.map(|debt| {
+            let valid_currency =
+                debt.currency.len() == 3 && debt.currency.bytes().all(|b| b.is_ascii_uppercase());
+            if !valid_currency {
+                reporter.report(format!(
+                    "field `debt.currency`: `{}` is not an ISO 4217 code such as USD",
+                    debt.currency
+                ));
+            }
+            model::Money {
+                amount: debt.amount,
+                currency: debt.currency,
+                approximate: debt.approximate,
+            }
+        });
+        model::Agreement {
+            id: self.id,
+            title: self.title,
+            aliases: self.aliases,
+            kind: self.kind,
+            status: self.status,
+            certainty: self.certainty,
+            parties: self.parties,
+            facilities: self.facilities,
+            signed: reporter.date("signed", self.signed),
+            in_force_from: reporter.date("inForceFrom", self.in_force_from),
+            expires: reporter.date("expires", self.expires),
+            ended: reporter.date("ended", self.ended),
+            term_years: reporter.quantity("termYears", self.term_years),
+            debt,
+            debt_write_off_fraction: fraction,
+            extends: self.extends,
+            summary: self.summary,
+            sources: reporter.sources(self.sources),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum OperatorInput {
+    #[serde(rename = "country")]
+    Country(String),
+    #[serde(rename = "organization")]
+    Organization(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FacilityInput {
+    id: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    kind: FacilityKind,
+    host_country: String,
+    operator: Option<OperatorInput>,
+    #[serde(default)]
+    countries: Vec<String>,
+    part_of: Option<String>,
+    location: Option<LocationInput>,
+    opened: Option<String>,
+    closed: Option<String>,
+    personnel: Option<QuantityInput>,
+    aircraft_squadrons: Option<QuantityInput>,
+    #[serde(default)]
+    aircraft_roles: Vec<AircraftRole>,
+    agreed_length_km: Option<QuantityInput>,
+    disputed_length_km: Option<QuantityInput>,
+    disputed_segments: Option<QuantityInput>,
+    deadlocked_segments: Option<QuantityInput>,
+    #[serde(default)]
+    resources: Vec<Resource>,
+    #[serde(default = "confirmed")]
+    certainty: Certainty,
+    summary: String,
+    sources: Vec<SourceInput>,
+}
+
+impl FacilityInput {
+    pub fn into_model(self, reporter: &mut Reporter) -> model::Facility {
+        model::Facility {
+            id: self.id,
+            name: self.name,
+            aliases: self.aliases,
+            kind: self.kind,
+            host_country: self.host_country,
+            operator: self.operator.map(|operator| match operator {
+                OperatorInput::Country(id) => model::Actor::Country(id),
+                OperatorInput::Organization(id) => model::Actor::Organization(id),
+            }),
+            countries: self.countries,
+            part_of: self.part_of,
+            location: reporter.location(self.location),
+            opened: reporter.date("opened", self.opened),
+            closed: reporter.date("closed", self.closed),
+            personnel: reporter.quantity("personnel", self.personnel),
+            aircraft_squadrons: reporter.quantity("aircraftSquadrons", self.aircraft_squadrons),
+            aircraft_roles: self.aircraft_roles,
+            agreed_length_km: reporter.quantity("agreedLengthKm", self.agreed_length_km),
+            disputed_length_km: reporter.quantity("disputedLengthKm", self.disputed_length_km),
+            disputed_segments: reporter.quantity("disputedSegments", self.disputed_segments),
+            deadlocked_segments: reporter.quantity("deadlockedSegments", self.deadlocked_segments),
+            resources: self.resources,
+            certainty: self.certainty,
+            summary: self.summary,
+            sources: reporter.sources(self.sources),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IncidentInput {
+    id: String,
+    title: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    kind: IncidentKind,
+    occurred: Option<String>,
+    #[serde(default = "confirmed")]
+    certainty: Certainty,
+    countries: Vec<String>,
+    #[serde(default)]
+    facilities: Vec<String>,
+    #[serde(default)]
+    organizations: Vec<String>,
+    #[serde(default)]
+    people: Vec<String>,
+    #[serde(default)]
+    agreements: Vec<String>,
+    location: Option<LocationInput>,
+    killed: Option<QuantityInput>,
+    injured: Option<QuantityInput>,
+    casualties: Option<QuantityInput>,
+    participants: Option<QuantityInput>,
+    vehicles_damaged: Option<QuantityInput>,
+    summary: String,
+    sources: Vec<SourceInput>,
+}
+
+impl IncidentInput {
+    pub fn into_model(self, reporter: &mut Reporter) -> model::Incident {
+        if self.countries.is_empty() {
+            reporter
+                .report("field `countries`: an incident involves at least one country".to_owned());
+        }
+        model::Incident {
+            id: self.id,
+            title: self.title,
+            aliases: self.aliases,
+            kind: self.kind,
+            occurred: reporter.date("occurred", self.occurred),
+            certainty: self.certainty,
+            countries: self.countries,
+            facilities: self.facilities,
+            organizations: self.organizations,
+            people: self.people,
+            agreements: self.agreements,
+            location: reporter.location(self.location),
+            killed: reporter.quantity("killed", self.killed),
+            injured: reporter.quantity("injured", self.injured),
+            casualties: reporter.quantity("casualties", self.casualties),
+            participants: reporter.quantity("participants", self.participants),
+            vehicles_damaged: reporter.quantity("vehiclesDamaged", self.vehicles_damaged),
+            summary: self.summary,
+            sources: reporter.sources(self.sources),
+        }
+    }
+}
+
+fn confirmed() -> Certainty {
+    Certainty::Confirmed
+}

@@ -1,0 +1,347 @@
+//! Tree names and key layouts: record trees, order indexes, link indexes, search postings.
+//!
+//! Pure functions over bytes; the one place that knows how a key is laid out. Sort keys
+//! order records the way lists present them and end with the record id, so they are unique
+//! and serve as cursors.
+
+use crate::model::{
+    Agreement, CalendarDate, Country, Facility, Incident, Organization, PartialDate, Person,
+    RecordKind,
+};
+
+/// Separates the owner id from the sort key in a link index key. Ids never contain it.
+pub const SEPARATOR: u8 = 0;
+
+/// The tree holding `meta` keys: storage format and the imported seed's hash.
+pub const META_TREE: &str = "meta";
+/// Counts of every list, keyed by the list's key prefix, so `totalCount` is one read.
+pub const COUNTS_TREE: &str = "counts";
+/// Country code (upper case) to country id.
+pub const COUNTRY_CODES_TREE: &str = "country-codes";
+/// Search postings: token, separator, kind tag, record id.
+pub const SEARCH_TREE: &str = "search";
+
+/// The tree of records of one kind, keyed by id.
+pub fn record_tree(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Country => "records/countries",
+        RecordKind::Organization => "records/organizations",
+        RecordKind::Person => "records/people",
+        RecordKind::Agreement => "records/agreements",
+        RecordKind::Facility => "records/facilities",
+        RecordKind::Incident => "records/incidents",
+    }
+}
+
+/// The tree listing all records of one kind in their order: sort key to id.
+pub fn order_tree(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Country => "order/countries",
+        RecordKind::Organization => "order/organizations",
+        RecordKind::Person => "order/people",
+        RecordKind::Agreement => "order/agreements",
+        RecordKind::Facility => "order/facilities",
+        RecordKind::Incident => "order/incidents",
+    }
+}
+
+/// One direction of a relationship between records; each has its own index tree whose
+/// keys are `owner id, SEPARATOR, sort key of the linked record` and whose values are the
+/// linked record's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Link {
+    CountryAgreements,
+    CountryFacilities,
+    CountryIncidents,
+    CountryOrganizations,
+    CountryPeople,
+    OrganizationCountries,
+    OrganizationFacilities,
+    OrganizationIncidents,
+    OrganizationPeople,
+    PersonCountries,
+    PersonOrganizations,
+    PersonIncidents,
+    AgreementCountries,
+    AgreementFacilities,
+    AgreementIncidents,
+    FacilityCountries,
+    FacilityOrganizations,
+    FacilityAgreements,
+    FacilityIncidents,
+    IncidentCountries,
+    IncidentOrganizations,
+    IncidentPeople,
+    IncidentAgreements,
+    IncidentFacilities,
+}
+
+impl Link {
+    pub const ALL: [Link; 24] = [
+        Link::CountryAgreements,
+        Link::CountryFacilities,
+        Link::CountryIncidents,
+        Link::CountryOrganizations,
+        Link::CountryPeople,
+        Link::OrganizationCountries,
+        Link::OrganizationFacilities,
+        Link::OrganizationIncidents,
+        Link::OrganizationPeople,
+        Link::PersonCountries,
+        Link::PersonOrganizations,
+        Link::PersonIncidents,
+        Link::AgreementCountries,
+        Link::AgreementFacilities,
+        Link::AgreementIncidents,
+        Link::FacilityCountries,
+        Link::FacilityOrganizations,
+        Link::FacilityAgreements,
+        Link::FacilityIncidents,
+        Link::IncidentCountries,
+        Link::IncidentOrganizations,
+        Link::IncidentPeople,
+        Link::IncidentAgreements,
+        Link::IncidentFacilities,
+    ];
+
+    /// The kinds of record at both ends: `(owner, linked)`.
+    pub fn ends(self) -> (RecordKind, RecordKind) {
+        use RecordKind::*;
+        match self {
+            Link::CountryAgreements => (Country, Agreement),
+            Link::CountryFacilities => (Country, Facility),
+            Link::CountryIncidents => (Country, Incident),
+            Link::CountryOrganizations => (Country, Organization),
+            Link::CountryPeople => (Country, Person),
+            Link::OrganizationCountries => (Organization, Country),
+            Link::OrganizationFacilities => (Organization, Facility),
+            Link::OrganizationIncidents => (Organization, Incident),
+            Link::OrganizationPeople => (Organization, Person),
+            Link::PersonCountries => (Person, Country),
+            Link::PersonOrganizations => (Person, Organization),
+            Link::PersonIncidents => (Person, Incident),
+            Link::AgreementCountries => (Agreement, Country),
+            Link::AgreementFacilities => (Agreement, Facility),
+            Link::AgreementIncidents => (Agreement, Incident),
+            Link::FacilityCountries => (Facility, Country),
+            Link::FacilityOrganizations => (Facility, Organization),
+            Link::FacilityAgreements => (Facility, Agreement),
+            Link::FacilityIncidents => (Facility, Incident),
+            Link::IncidentCountries => (Incident, Country),
+            Link::IncidentOrganizations => (Incident, Organization),
+            Link::IncidentPeople => (Incident, Person),
+            Link::IncidentAgreements => (Incident, Agreement),
+            Link::IncidentFacilities => (Incident, Facility),
+        }
+    }
+
+    /// The same relationship walked the other way.
+    pub fn reverse(self) -> Link {
+        let (owner, linked) = self.ends();
+        Link::ALL
+            .into_iter()
+            .find(|link| link.ends() == (linked, owner))
+            .expect("every link has a reverse: ALL lists both directions of each relationship")
+    }
+
+    pub fn tree(self) -> String {
+        let (owner, linked) = self.ends();
+        format!("link/{}/{}", owner.type_name(), linked.type_name())
+    }
+}
+
+/// The key prefix of one owner's entries in a link tree.
+pub fn link_prefix(owner: &str) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(owner.len() + 1);
+    prefix.extend_from_slice(owner.as_bytes());
+    prefix.push(SEPARATOR);
+    prefix
+}
+
+/// The first key after every key starting with `prefix`, or `None` if there is none.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The key of a country's code in `COUNTRY_CODES_TREE`.
+pub fn country_code_key(code: &str) -> Vec<u8> {
+    code.to_ascii_uppercase().into_bytes()
+}
+
+/// The key under which a list's length is kept in `COUNTS_TREE`.
+pub fn count_key(tree: &str, owner: Option<&str>) -> Vec<u8> {
+    let mut key = tree.as_bytes().to_vec();
+    key.push(SEPARATOR);
+    if let Some(owner) = owner {
+        key.extend_from_slice(owner.as_bytes());
+    }
+    key
+}
+
+/// One byte per kind, so search postings sort by kind, then id.
+pub fn kind_tag(kind: RecordKind) -> u8 {
+    match kind {
+        RecordKind::Country => b'1',
+        RecordKind::Organization => b'2',
+        RecordKind::Person => b'3',
+        RecordKind::Agreement => b'4',
+        RecordKind::Facility => b'5',
+        RecordKind::Incident => b'6',
+    }
+}
+
+pub fn kind_of_tag(tag: u8) -> Option<RecordKind> {
+    RecordKind::ALL
+        .into_iter()
+        .find(|kind| kind_tag(*kind) == tag)
+}
+
+/// A search posting: `token, SEPARATOR, kind tag, id`. The part after the separator is
+/// the posting's sort key and cursor.
+pub fn posting_key(token: &str, kind: RecordKind, id: &str) -> Vec<u8> {
+    let mut key = link_prefix(token);
+    key.extend_from_slice(&posting_suffix(kind, id));
+    key
+}
+
+pub fn posting_suffix(kind: RecordKind, id: &str) -> Vec<u8> {
+    let mut suffix = vec![kind_tag(kind)];
+    suffix.extend_from_slice(id.as_bytes());
+    suffix
+}
+
+/// Records sort by name (case-insensitive), then id.
+pub fn name_sort_key(name: &str, id: &str) -> Vec<u8> {
+    let mut key = name.to_lowercase().into_bytes();
+    key.retain(|byte| *byte != SEPARATOR);
+    key.push(SEPARATOR);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Records sort chronologically: earliest bound (open start first), latest bound (open
+/// end last), id; undated records after all dated ones.
+pub fn date_sort_key(date: Option<&PartialDate>, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + id.len());
+    match date {
+        Some(date) => {
+            key.push(0);
+            key.extend_from_slice(&date.earliest().map_or([0; 4], day_bytes));
+            key.extend_from_slice(&date.latest().map_or([u8::MAX; 4], day_bytes));
+        }
+        None => key.push(1),
+    }
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn day_bytes(day: CalendarDate) -> [u8; 4] {
+    // PartialDate years have four digits, so they fit a u16 and sort above 0.
+    let [high, low] = (day.year.clamp(1, i32::from(u16::MAX)) as u16).to_be_bytes();
+    [high, low, day.month, day.day]
+}
+
+/// How each kind of record is keyed and ordered.
+pub trait SortKey {
+    fn sort_key(&self) -> Vec<u8>;
+}
+
+impl SortKey for Country {
+    fn sort_key(&self) -> Vec<u8> {
+        name_sort_key(&self.name, &self.id)
+    }
+}
+
+impl SortKey for Organization {
+    fn sort_key(&self) -> Vec<u8> {
+        name_sort_key(&self.name, &self.id)
+    }
+}
+
+impl SortKey for Person {
+    fn sort_key(&self) -> Vec<u8> {
+        name_sort_key(&self.name, &self.id)
+    }
+}
+
+impl SortKey for Facility {
+    fn sort_key(&self) -> Vec<u8> {
+        name_sort_key(&self.name, &self.id)
+    }
+}
+
+impl SortKey for Agreement {
+    fn sort_key(&self) -> Vec<u8> {
+        date_sort_key(self.chronology(), &self.id)
+    }
+}
+
+impl SortKey for Incident {
+    fn sort_key(&self) -> Vec<u8> {
+        date_sort_key(self.occurred.as_ref(), &self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> PartialDate {
+        PartialDate::parse(text).expect("valid")
+    }
+
+    #[test]
+    fn date_keys_follow_chronological_order() {
+        let mut dates = vec![
+            date("2012-07-06"),
+            date("2012"),
+            date("../2013-04"),
+            date("2012-37"),
+            date("195X/.."),
+            date("2013-04/2013-05"),
+        ];
+        let mut by_key = dates.clone();
+        by_key.sort_by_key(|d| date_sort_key(Some(d), "x"));
+        dates.sort();
+        assert_eq!(by_key, dates);
+        assert!(date_sort_key(Some(&date("2999")), "z") < date_sort_key(None, "a"));
+    }
+
+    #[test]
+    fn name_keys_ignore_case_and_end_with_the_id() {
+        assert!(name_sort_key("kant", "b") < name_sort_key("Manas", "a"));
+        assert!(name_sort_key("Kant", "a") < name_sort_key("kant", "b"));
+        assert!(name_sort_key("Kant", "z") < name_sort_key("Kanta", "a"));
+    }
+
+    #[test]
+    fn prefix_end_is_the_first_key_after_the_prefix() {
+        assert_eq!(prefix_end(b"ab\0"), Some(b"ab\x01".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+    }
+
+    #[test]
+    fn every_link_has_a_distinct_tree_and_a_reverse() {
+        let trees: std::collections::HashSet<String> = Link::ALL.iter().map(|l| l.tree()).collect();
+        assert_eq!(trees.len(), Link::ALL.len());
+        for link in Link::ALL {
+            assert_eq!(link.reverse().reverse(), link);
+            assert_ne!(link.reverse(), link);
+        }
+    }
+
+    #[test]
+    fn kind_tags_round_trip() {
+        for kind in RecordKind::ALL {
+            assert_eq!(kind_of_tag(kind_tag(kind)), Some(kind));
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! The store: records in sled, read at query time through typed gets and key-ordered scans.
+//!
+//! One tree per record kind keyed by id, one order tree per kind, one index tree per link
+//! direction, search postings and list counts. Knows nothing of the seed's JSON, GraphQL
+//! or HTTP; only `codec` names bincode.
+
+pub mod codec;
+mod import;
+pub mod keys;
+pub mod search;
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::model::{Agreement, Country, Facility, Incident, Organization, Person, RecordKind};
+pub use codec::CodecError;
+pub use import::ImportSummary;
+pub use keys::Link;
+use keys::SortKey;
+use search::Searchable;
+
+/// The layout of trees and keys plus the codec's value version. A store written in another
+/// format is refused at start (see `StoreState::Ready`), never misread.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The default size of sled's page cache. sled's own default (1 GiB) dwarfs this dataset.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data directory {path} is in use by another process (sled holds a lock on it)")]
+    Locked { path: PathBuf },
+    #[error("cannot open the store in {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("store operation on tree `{tree}` failed: {source}")]
+    Sled { tree: String, source: sled::Error },
+    #[error("corrupt value in tree `{tree}` under key {key:?}: {source}")]
+    Corrupt {
+        tree: String,
+        key: String,
+        source: CodecError,
+    },
+    #[error("cannot encode record `{key}` for tree `{tree}`: {source}")]
+    Encode {
+        tree: String,
+        key: String,
+        source: CodecError,
+    },
+    #[error("index tree `{tree}` names `{id}`, which is not in `{target}`")]
+    Dangling {
+        tree: String,
+        id: String,
+        target: String,
+    },
+}
+
+/// A kind of record the store holds.
+pub trait Record: Serialize + DeserializeOwned + SortKey + Searchable {
+    const KIND: RecordKind;
+    fn id(&self) -> &str;
+}
+
+macro_rules! record {
+    ($type:ty, $kind:ident) => {
+        impl Record for $type {
+            const KIND: RecordKind = RecordKind::$kind;
+            fn id(&self) -> &str {
+                &self.id
+            }
+        }
+    };
+}
+
+record!(Country, Country);
+record!(Organization, Organization);
+record!(Person, Person);
+record!(Agreement, Agreement);
+record!(Facility, Facility);
+record!(Incident, Incident);
+
+/// What a store holds, as found at open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreState {
+    /// Nothing has been imported.
+    Empty,
+    /// An import started but never finished (the process died): records may be partial.
+    Incomplete,
+    /// An import finished.
+    Ready { format: u32, seed_hash: String },
+}
+
+/// A list of records in its canonical order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum List<'a> {
+    /// Every record of a kind.
+    All(RecordKind),
+    /// The records linked to `owner`.
+    Linked(Link, &'a str),
+}
+
+impl List<'_> {
+    /// The kind of record the list holds.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            List::All(kind) => *kind,
+            List::Linked(link, _) => link.ends().1,
+        }
+    }
+}
+
+/// One entry of a scanned list: the record's sort key within the list, which is also its
+/// cursor, and its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub key: Vec<u8>,
+    pub kind: RecordKind,
+    pub id: String,
+}
+
+/// Exclusive bounds on sort keys, as given by `after` and `before` cursors.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeyRange<'a> {
+    pub after: Option<&'a [u8]>,
+    pub before: Option<&'a [u8]>,
+}
+
+/// A cheap-to-clone handle on an open store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    path: PathBuf,
+    records: HashMap<RecordKind, sled::Tree>,
+    orders: HashMap<RecordKind, sled::Tree>,
+    links: HashMap<Link, sled::Tree>,
+    meta: sled::Tree,
+    counts: sled::Tree,
+    country_codes: sled::Tree,
+    search: sled::Tree,
+}
+
+const META_FORMAT: &[u8] = b"format";
+const META_SEED_HASH: &[u8] = b"seed-hash";
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`. Fails clearly if another process
+    /// has it open.
+    #[tracing::instrument]
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(|source| match &source {
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked {
+                        path: dir.to_owned(),
+                    }
+                }
+                _ => StoreError::Open {
+                    path: dir.to_owned(),
+                    source,
+                },
+            })?;
+        let open = |name: &str| {
+            db.open_tree(name).map_err(|source| StoreError::Open {
+                path: dir.to_owned(),
+                source,
+            })
+        };
+        let mut records = HashMap::new();
+        let mut orders = HashMap::new();
+        for kind in RecordKind::ALL {
+            records.insert(kind, open(keys::record_tree(kind))?);
+            orders.insert(kind, open(keys::order_tree(kind))?);
+        }
+        let mut links = HashMap::new();
+        for link in Link::ALL {
+            links.insert(link, open(&link.tree())?);
+        }
+        let inner = Inner {
+            meta: open(keys::META_TREE)?,
+            counts: open(keys::COUNTS_TREE)?,
+            country_codes: open(keys::COUNTRY_CODES_TREE)?,
+            search: open(keys::SEARCH_TREE)?,
+            records,
+            orders,
+            links,
+            path: dir.to_owned(),
+            db,
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Whether the store holds a finished import, and of which seed and format.
+    pub fn state(&self) -> Result<StoreState, StoreError> {
+        let meta = &self.inner.meta;
+        let read = |key: &[u8]| {
+            meta.get(key)
+                .map_err(|source| sled_error(keys::META_TREE, source))
+        };
+        if let (Some(format), Some(hash)) = (read(META_FORMAT)?, read(META_SEED_HASH)?) {
+            let format = <[u8; 4]>::try_from(format.as_ref()).map_or(0, u32::from_be_bytes);
+            return Ok(StoreState::Ready {
+                format,
+                seed_hash: String::from_utf8_lossy(&hash).into_owned(),
+            });
+        }
+        let holds_anything = self.inner.records.values().any(|tree| !tree.is_empty())
+            || !self.inner.counts.is_empty()
+            || !meta.is_empty();
+        Ok(if holds_anything {
+            StoreState::Incomplete
+        } else {
+            StoreState::Empty
+        })
+    }
+
+    /// The record of kind `R` with this id, if any.
+    pub fn get<R: Record>(&self, id: &str) -> Result<Option<R>, StoreError> {
+        let tree_name = keys::record_tree(R::KIND);
+        let tree = &self.inner.records[&R::KIND];
+        let Some(bytes) = tree
+            .get(id.as_bytes())
+            .map_err(|source| sled_error(tree_name, source))?
+        else {
+            return Ok(None);
+        };
+        codec::decode(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt {
+                tree: tree_name.to_owned(),
+                key: id.to_owned(),
+                source,
+            })
+    }
+
+    /// Like `get`, for an id an index named: its absence means the store is inconsistent.
+    pub fn get_listed<R: Record>(&self, entry: &Entry) -> Result<R, StoreError> {
+        self.get(&entry.id)?.ok_or_else(|| StoreError::Dangling {
+            tree: "an index".to_owned(),
+            id: entry.id.clone(),
+            target: keys::record_tree(R::KIND).to_owned(),
+        })
+    }
+
+    /// The country with this ISO 3166-1 alpha-2 code, in any case.
+    pub fn country_by_code(&self, code: &str) -> Result<Option<Country>, StoreError> {
+        let id = self
+            .inner
+            .country_codes
+            .get(keys::country_code_key(code))
+            .map_err(|source| sled_error(keys::COUNTRY_CODES_TREE, source))?;
+        match id {
+            Some(id) => self.get(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// The entries of a list within `range`, in key order or reversed. Reads keys only.
+    pub fn scan<'a>(
+        &'a self,
+        list: List<'_>,
+        range: KeyRange<'_>,
+        reverse: bool,
+    ) -> impl Iterator<Item = Result<Entry, StoreError>> + 'a {
+        let (tree, tree_name, prefix) = match list {
+            List::All(kind) => (
+                &self.inner.orders[&kind],
+                keys::order_tree(kind).to_owned(),
+                Vec::new(),
+            ),
+            List::Linked(link, owner) => (
+                &self.inner.links[&link],
+                link.tree(),
+                keys::link_prefix(owner),
+            ),
+        };
+        let kind = list.kind();
+        let prefix_len = prefix.len();
+        let iter = tree.range(bounds(&prefix, range));
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        iter.map(move |item| {
+            let (key, value) = item.map_err(|source| sled_error(&tree_name, source))?;
+            Ok(Entry {
+                key: key[prefix_len..].to_vec(),
+                kind,
+                id: String::from_utf8_lossy(&value).into_owned(),
+            })
+        })
+    }
+
+    /// The number of entries in a list (one read).
+    pub fn count(&self, list: List<'_>) -> Result<u64, StoreError> {
+        let key = match list {
+            List::All(kind) => keys::count_key(keys::order_tree(kind), None),
+            List::Linked(link, owner) => keys::count_key(&link.tree(), Some(owner)),
+        };
+        self.read_count(&key)
+    }
+
+    /// Records of any kind whose indexed words include every word of `text`, ordered by
+    /// kind then id. Scans the postings of the rarest word and checks the others by key.
+    pub fn search<'a>(
+        &'a self,
+        text: &str,
+        range: KeyRange<'_>,
+        reverse: bool,
+    ) -> Result<impl Iterator<Item = Result<Entry, StoreError>> + 'a, StoreError> {
+        let mut tokens: Vec<(u64, String)> = Vec::new();
+        for token in search::query_tokens(text) {
+            let count = self.read_count(&keys::count_key(keys::SEARCH_TREE, Some(&token)))?;
+            tokens.push((count, token));
+        }
+        tokens.sort();
+        let driver = tokens
+            .first()
+            .filter(|(count, _)| *count > 0)
+            .map(|(_, token)| token.clone());
+        let others: Vec<String> = tokens.into_iter().skip(1).map(|(_, token)| token).collect();
+        let tree = &self.inner.search;
+        let prefix = keys::link_prefix(driver.as_deref().unwrap_or_default());
+        let prefix_len = prefix.len();
+        let postings: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match driver {
+                None => Box::new(std::iter::empty()),
+                Some(_) if reverse => Box::new(tree.range(bounds(&prefix, range)).rev()),
+                Some(_) => Box::new(tree.range(bounds(&prefix, range))),
+            };
+        let matches = postings.filter_map(move |item| {
+            let result = (|| {
+                let (key, _) = item.map_err(|source| sled_error(keys::SEARCH_TREE, source))?;
+                let suffix = &key[prefix_len..];
+                for token in &others {
+                    let mut other = keys::link_prefix(token);
+                    other.extend_from_slice(suffix);
+                    if !tree
+                        .contains_key(other)
+                        .map_err(|source| sled_error(keys::SEARCH_TREE, source))?
+                    {
+                        return Ok(None);
+                    }
+                }
+                let corrupt = || StoreError::Dangling {
+                    tree: keys::SEARCH_TREE.to_owned(),
+                    id: String::from_utf8_lossy(suffix).into_owned(),
+                    target: "any record tree".to_owned(),
+                };
+                let (&tag, id) = suffix.split_first().ok_or_else(corrupt)?;
+                let kind = keys::kind_of_tag(tag).ok_or_else(corrupt)?;
+                Ok(Some(Entry {
+                    key: suffix.to_vec(),
+                    kind,
+                    id: String::from_utf8_lossy(id).into_owned(),
+                }))
+            })();
+            result.transpose()
+        });
+        Ok(matches)
+    }
+
+    /// The number of records of each kind.
+    pub fn record_counts(&self) -> Result<BTreeMap<RecordKind, u64>, StoreError> {
+        RecordKind::ALL
+            .into_iter()
+            .map(|kind| Ok((kind, self.count(List::All(kind))?)))
+            .collect()
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .flush()
+            .map(drop)
+            .map_err(|source| sled_error("(all)", source))
+    }
+
+    fn read_count(&self, key: &[u8]) -> Result<u64, StoreError> {
+        let value = self
+            .inner
+            .counts
+            .get(key)
+            .map_err(|source| sled_error(keys::COUNTS_TREE, source))?;
+        Ok(value
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+}
+
+fn bounds(prefix: &[u8], range: KeyRange<'_>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let with_prefix = |suffix: &[u8]| [prefix, suffix].concat();
+    let lower = match range.after {
+        Some(after) => Bound::Excluded(with_prefix(after)),
+        None => Bound::Included(prefix.to_vec()),
+    };
+    let upper = match (range.before, keys::prefix_end(prefix)) {
+        (Some(before), _) => Bound::Excluded(with_prefix(before)),
+        (None, Some(end)) => Bound::Excluded(end),
+        (None, None) => Bound::Unbounded,
+    };
+    (lower, upper)
+}
+
+fn sled_error(tree: &str, source: sled::Error) -> StoreError {
+    StoreError::Sled {
+        tree: tree.to_owned(),
+        source,
+    }
+}
