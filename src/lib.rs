@@ -9,6 +9,9 @@
 //! - `http`: the axum router: `/graphql`, GraphiQL, `/health`; graceful shutdown.
 //! - `app`: opens or seeds the store and assembles the server, for `main` and the tests.
 
+pub mod app;
+pub mod http;
 pub mod model;
+pub mod schema;
 pub mod seed;
 pub mod store;

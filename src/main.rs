@@ -1,1 +1,148 @@
-fn main() {}
+//! The command line: `serve` (the default), `check` and `schema`. The only user of anyhow.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kyrgyz_relations::{app, http, schema, seed, store};
+use tracing_subscriber::EnvFilter;
+
+/// A GraphQL API over a curated knowledge base of Kyrgyzstan's foreign relations.
+#[derive(Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default): GraphQL at /graphql, GraphiQL at /, health at /health.
+    Serve(ServeArgs),
+    /// Validate a seed and list every problem in it; exits non-zero if there are any.
+    Check(CheckArgs),
+    /// Print the schema in GraphQL SDL (the contents of schema.graphql).
+    Schema,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(
+        long,
+        env = "KYRGYZ_RELATIONS_LISTEN",
+        default_value = "127.0.0.1:8000"
+    )]
+    listen: SocketAddr,
+    /// The directory of the sled store; created and seeded at first start.
+    #[arg(long, env = "KYRGYZ_RELATIONS_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// A directory of seed JSON files to use instead of the seed built into the binary.
+    #[arg(long, env = "KYRGYZ_RELATIONS_SEED_DIR")]
+    seed_dir: Option<PathBuf>,
+    /// Replace the store's contents with the seed, even if the store holds another seed
+    /// or storage format.
+    #[arg(long, env = "KYRGYZ_RELATIONS_RESEED")]
+    reseed: bool,
+    /// sled's page cache size, in MiB.
+    #[arg(long, env = "KYRGYZ_RELATIONS_CACHE_MIB", default_value_t = store::DEFAULT_CACHE_BYTES / (1024 * 1024))]
+    cache_mib: u64,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// A directory of seed JSON files; the seed built into the binary when omitted.
+    #[arg(long, env = "KYRGYZ_RELATIONS_SEED_DIR")]
+    seed_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Check(args)) => check(args),
+        Some(Command::Schema) => {
+            print!("{}", schema::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let source = match &args.seed_dir {
+        Some(dir) => seed::SeedSource::from_dir(dir)?,
+        None => seed::SeedSource::embedded(),
+    };
+    match source.validate() {
+        Ok(dataset) => {
+            println!(
+                "seed {} is valid: {} countries, {} organizations, {} people, {} agreements, {} facilities, {} incidents (hash {})",
+                source.origin(),
+                dataset.countries.len(),
+                dataset.organizations.len(),
+                dataset.people.len(),
+                dataset.agreements.len(),
+                dataset.facilities.len(),
+                dataset.incidents.len(),
+                source.content_hash(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let options = app::Options {
+        data_dir: args.data_dir.clone(),
+        seed_dir: args.seed_dir.clone(),
+        reseed: args.reseed,
+        cache_bytes: args.cache_mib.saturating_mul(1024 * 1024),
+    };
+    let opened = app::open_store(&options)?;
+    match opened.imported {
+        Some(summary) => tracing::info!(
+            records = summary.records,
+            index_entries = summary.index_entries,
+            seed_hash = %opened.seed_hash,
+            "seeded the store"
+        ),
+        None => tracing::info!(seed_hash = %opened.seed_hash, "opened the seeded store"),
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
+        tracing::info!(
+            "serving GraphQL on http://{address}/graphql, GraphiQL on http://{address}/"
+        );
+        let store = opened.store;
+        let router = http::router(schema::build_schema(store.clone()), store.clone());
+        http::serve(listener, router, store, http::shutdown_signal())
+            .await
+            .context("server failed")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -47,6 +47,18 @@ impl RecordKind {
         }
     }
 
+    /// The name of the root collection of this kind, such as `countries`.
+    pub fn collection_name(self) -> &'static str {
+        match self {
+            RecordKind::Country => "countries",
+            RecordKind::Organization => "organizations",
+            RecordKind::Person => "people",
+            RecordKind::Agreement => "agreements",
+            RecordKind::Facility => "facilities",
+            RecordKind::Incident => "incidents",
+        }
+    }
+
     pub fn from_type_name(name: &str) -> Option<RecordKind> {
         RecordKind::ALL
             .into_iter()
@@ -78,9 +90,9 @@ pub enum Certainty {
 /// A count or measure that may be exact, approximate or only bounded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quantity {
-    pub low: i64,
+    pub low: i32,
     /// `None` when the source states no upper bound ("at least one").
-    pub high: Option<i64>,
+    pub high: Option<i32>,
     pub approximate: bool,
 }
 
@@ -257,6 +269,52 @@ impl Agreement {
         self.ended.as_ref().or(self.expires.as_ref())
     }
 
+    /// Whether the agreement may have been in force at some time within `window`. An
+    /// unknown start or end leaves that side open; an agreement with neither, or one only
+    /// proposed or planned, is never placed in time.
+    pub fn possibly_in_force(&self, window: &DateWindow) -> bool {
+        if !self.may_be_in_force() {
+            return false;
+        }
+        let (start, end) = (self.span_start(), self.span_end());
+        if start.is_none() && end.is_none() {
+            return false;
+        }
+        let started_by_window_end = match (start.and_then(PartialDate::earliest), window.to) {
+            (Some(earliest), Some(to)) => earliest <= to,
+            _ => true,
+        };
+        let ended_after_window_start = match (end.and_then(PartialDate::latest), window.from) {
+            (Some(latest), Some(from)) => latest >= from,
+            _ => true,
+        };
+        started_by_window_end && ended_after_window_start
+    }
+
+    /// Whether the agreement was certainly in force throughout `window`: it certainly
+    /// started before the window and certainly ended after it.
+    pub fn certainly_in_force(&self, window: &DateWindow) -> bool {
+        if !self.may_be_in_force() {
+            return false;
+        }
+        let started = match (self.span_start().and_then(PartialDate::latest), window.from) {
+            (Some(latest_start), Some(from)) => latest_start <= from,
+            _ => false,
+        };
+        let lasted = match (self.span_end().and_then(PartialDate::earliest), window.to) {
+            (Some(earliest_end), Some(to)) => earliest_end >= to,
+            _ => false,
+        };
+        started && lasted
+    }
+
+    fn may_be_in_force(&self) -> bool {
+        !matches!(
+            self.status,
+            AgreementStatus::Proposed | AgreementStatus::Planned
+        )
+    }
+
     /// The date the agreement sorts by: signed, else in force from.
     pub fn chronology(&self) -> Option<&PartialDate> {
         self.signed.as_ref().or(self.in_force_from.as_ref())
@@ -386,6 +444,59 @@ pub struct Incident {
     pub vehicles_damaged: Option<Quantity>,
     pub summary: String,
     pub sources: Vec<SourceRef>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agreement(status: AgreementStatus, start: Option<&str>, end: Option<&str>) -> Agreement {
+        let date = |text: &str| PartialDate::parse(text).expect("valid");
+        Agreement {
+            id: "a".to_owned(),
+            title: "A".to_owned(),
+            aliases: Vec::new(),
+            kind: AgreementKind::Basing,
+            status,
+            certainty: Certainty::Confirmed,
+            parties: Vec::new(),
+            facilities: Vec::new(),
+            signed: start.map(date),
+            in_force_from: None,
+            expires: end.map(date),
+            ended: None,
+            term_years: None,
+            debt: None,
+            debt_write_off_fraction: None,
+            extends: None,
+            summary: String::new(),
+            sources: Vec::new(),
+        }
+    }
+
+    fn window(text: &str) -> DateWindow {
+        DateWindow::of(&PartialDate::parse(text).expect("valid"))
+    }
+
+    #[test]
+    fn in_force_possibly_and_certainly() {
+        let kant = agreement(AgreementStatus::InForce, Some("2003"), Some("2017"));
+        assert!(kant.possibly_in_force(&window("2012")));
+        assert!(kant.certainly_in_force(&window("2012")));
+        assert!(kant.possibly_in_force(&window("2003-06")));
+        assert!(!kant.certainly_in_force(&window("2003-06")));
+        assert!(!kant.possibly_in_force(&window("2018")));
+
+        let open_start = agreement(AgreementStatus::InForce, None, Some("2014"));
+        assert!(open_start.possibly_in_force(&window("2012")));
+        assert!(!open_start.certainly_in_force(&window("2012")));
+        assert!(!open_start.possibly_in_force(&window("2015")));
+
+        let undated = agreement(AgreementStatus::Implemented, None, None);
+        assert!(!undated.possibly_in_force(&window("2012")));
+        let proposal = agreement(AgreementStatus::Proposed, Some("2014"), None);
+        assert!(!proposal.possibly_in_force(&window("2015")));
+    }
 }
 
 /// A whole validated seed, ready to be written to a store.

@@ -50,15 +50,17 @@ impl Reporter<'_> {
                 return None;
             }
         };
-        if low < 0 || high.is_some_and(|high| high < low) {
+        let in_range = |value: i64| (0..=i64::from(i32::MAX)).contains(&value);
+        if !in_range(low) || high.is_some_and(|high| high < low || !in_range(high)) {
             self.report(format!(
-                "field `{field}`: bounds must satisfy 0 <= low <= high, got {low}..{high:?}"
+                "field `{field}`: bounds must satisfy 0 <= low <= high <= {}, got {low}..{high:?}",
+                i32::MAX
             ));
             return None;
         }
         Some(model::Quantity {
-            low,
-            high,
+            low: low as i32,
+            high: high.map(|high| high as i32),
             approximate: input.approximate,
         })
     }

@@ -95,15 +95,15 @@ pub enum StoreState {
 }
 
 /// A list of records in its canonical order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum List<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum List {
     /// Every record of a kind.
     All(RecordKind),
-    /// The records linked to `owner`.
-    Linked(Link, &'a str),
+    /// The records linked to an owner, by the owner's id.
+    Linked(Link, String),
 }
 
-impl List<'_> {
+impl List {
     /// The kind of record the list holds.
     pub fn kind(&self) -> RecordKind {
         match self {
@@ -122,11 +122,19 @@ pub struct Entry {
     pub id: String,
 }
 
-/// Exclusive bounds on sort keys, as given by `after` and `before` cursors.
-#[derive(Clone, Copy, Debug, Default)]
+/// Bounds on the sort keys of a list's entries, in key order.
+#[derive(Clone, Copy, Debug)]
 pub struct KeyRange<'a> {
-    pub after: Option<&'a [u8]>,
-    pub before: Option<&'a [u8]>,
+    pub lower: Bound<&'a [u8]>,
+    pub upper: Bound<&'a [u8]>,
+}
+
+impl KeyRange<'_> {
+    /// Every key.
+    pub const ALL: KeyRange<'static> = KeyRange {
+        lower: Bound::Unbounded,
+        upper: Bound::Unbounded,
+    };
 }
 
 /// A cheap-to-clone handle on an open store.
@@ -275,18 +283,18 @@ impl Store {
     /// The entries of a list within `range`, in key order or reversed. Reads keys only.
     pub fn scan<'a>(
         &'a self,
-        list: List<'_>,
+        list: &List,
         range: KeyRange<'_>,
         reverse: bool,
     ) -> impl Iterator<Item = Result<Entry, StoreError>> + 'a {
         let (tree, tree_name, prefix) = match list {
             List::All(kind) => (
-                &self.inner.orders[&kind],
-                keys::order_tree(kind).to_owned(),
+                &self.inner.orders[kind],
+                keys::order_tree(*kind).to_owned(),
                 Vec::new(),
             ),
             List::Linked(link, owner) => (
-                &self.inner.links[&link],
+                &self.inner.links[link],
                 link.tree(),
                 keys::link_prefix(owner),
             ),
@@ -310,9 +318,9 @@ impl Store {
     }
 
     /// The number of entries in a list (one read).
-    pub fn count(&self, list: List<'_>) -> Result<u64, StoreError> {
+    pub fn count(&self, list: &List) -> Result<u64, StoreError> {
         let key = match list {
-            List::All(kind) => keys::count_key(keys::order_tree(kind), None),
+            List::All(kind) => keys::count_key(keys::order_tree(*kind), None),
             List::Linked(link, owner) => keys::count_key(&link.tree(), Some(owner)),
         };
         self.read_count(&key)
@@ -382,7 +390,7 @@ impl Store {
     pub fn record_counts(&self) -> Result<BTreeMap<RecordKind, u64>, StoreError> {
         RecordKind::ALL
             .into_iter()
-            .map(|kind| Ok((kind, self.count(List::All(kind))?)))
+            .map(|kind| Ok((kind, self.count(&List::All(kind))?)))
             .collect()
     }
 
@@ -407,16 +415,19 @@ impl Store {
     }
 }
 
+/// The bounds of `range` within the keys starting with `prefix`.
 fn bounds(prefix: &[u8], range: KeyRange<'_>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let with_prefix = |suffix: &[u8]| [prefix, suffix].concat();
-    let lower = match range.after {
-        Some(after) => Bound::Excluded(with_prefix(after)),
-        None => Bound::Included(prefix.to_vec()),
+    let lower = match range.lower {
+        Bound::Included(key) => Bound::Included(with_prefix(key)),
+        Bound::Excluded(key) => Bound::Excluded(with_prefix(key)),
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
     };
-    let upper = match (range.before, keys::prefix_end(prefix)) {
-        (Some(before), _) => Bound::Excluded(with_prefix(before)),
-        (None, Some(end)) => Bound::Excluded(end),
-        (None, None) => Bound::Unbounded,
+    let upper = match (range.upper, keys::prefix_end(prefix)) {
+        (Bound::Included(key), _) => Bound::Included(with_prefix(key)),
+        (Bound::Excluded(key), _) => Bound::Excluded(with_prefix(key)),
+        (Bound::Unbounded, Some(end)) => Bound::Excluded(end),
+        (Bound::Unbounded, None) => Bound::Unbounded,
     };
     (lower, upper)
 }

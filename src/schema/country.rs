@@ -1,0 +1,233 @@
+//! `Country`: a state in the knowledge base, and the lists that start from it.
+
+use async_graphql::{Context, Object, ID};
+
+use super::agreement::{agreement_filter, Agreement, AgreementKind};
+use super::facility::{facility_filter, Facility, FacilityKind};
+use super::incident::{incident_filter, Incident, IncidentKind};
+use super::organization::Membership;
+use super::person::Person;
+use super::relay::{global_id, Connection, PageArgs};
+use super::values::{
+    sources, AgreementOrder, DateFilter, DateMatch, IncidentOrder, NameOrder, PartialDate,
+    SourceRef,
+};
+use super::{internal, list_page, relay, store, Result};
+use crate::model::{self, RecordKind};
+use crate::store::{Link, List};
+
+/// A country: Kyrgyzstan, its neighbours, and the other states the source names.
+#[derive(Clone)]
+pub struct Country(pub model::Country);
+
+#[Object]
+impl Country {
+    /// The country's global id, for `node(id:)`.
+    pub async fn id(&self) -> ID {
+        global_id(RecordKind::Country, &self.0.id)
+    }
+
+    /// A readable, stable identifier, such as `kyrgyzstan`.
+    async fn slug(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The ISO 3166-1 alpha-2 code, upper case, such as `KG`.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// The country's common English name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Other names and spellings, including those the source uses ("U.S.", "Kyrygz").
+    async fn aliases(&self) -> &[String] {
+        &self.0.aliases
+    }
+
+    /// The country's relations with Kyrgyzstan as the source describes them, in the
+    /// editors' words.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    /// Where in the source these facts come from.
+    async fn sources(&self) -> Vec<SourceRef> {
+        sources(&self.0.sources)
+    }
+
+    /// Agreements and arrangements the country is a party to, oldest first.
+    async fn agreements(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n agreements (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return agreements after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n agreements (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return agreements before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only agreements of these kinds.")] kinds: Option<Vec<AgreementKind>>,
+        #[graphql(
+            desc = "Only agreements another party to which has this ISO 3166-1 alpha-2 code."
+        )]
+        party: Option<String>,
+        #[graphql(desc = "Only agreements signed within this range.")] signed: Option<DateFilter>,
+        #[graphql(desc = "Only agreements in force on this date; see `inForceMatch`.")] in_force_on: Option<PartialDate>,
+        #[graphql(
+            desc = "How `inForceOn` matches: POSSIBLY_OVERLAPS (default) keeps agreements that may have been in force at some time within the date; CERTAINLY_WITHIN keeps those certainly in force throughout it.",
+            default
+        )]
+        in_force_match: DateMatch,
+        #[graphql(desc = "The order of the list. Default: signed, ascending.")] order_by: Option<
+            AgreementOrder,
+        >,
+    ) -> Result<Connection<Agreement>> {
+        let store = store(ctx);
+        let filter = agreement_filter(store, kinds, party, signed, in_force_on, in_force_match)?;
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store,
+            List::Linked(Link::CountryAgreements, self.0.id.clone()),
+            &args,
+            Agreement,
+            filter,
+        )
+    }
+
+    /// Facilities the country hosts, operates or borders, by name.
+    async fn facilities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n facilities (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return facilities after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n facilities (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return facilities before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only facilities of these kinds.")] kinds: Option<Vec<FacilityKind>>,
+        #[graphql(desc = "The order of the list. Default: name, ascending.")] order_by: Option<
+            NameOrder,
+        >,
+    ) -> Result<Connection<Facility>> {
+        let store = store(ctx);
+        let filter = facility_filter(store, kinds, None, None)?;
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store,
+            List::Linked(Link::CountryFacilities, self.0.id.clone()),
+            &args,
+            Facility,
+            filter,
+        )
+    }
+
+    /// Incidents and events the country is involved in, oldest first.
+    async fn incidents(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n incidents (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return incidents after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n incidents (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return incidents before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only incidents of these kinds.")] kinds: Option<Vec<IncidentKind>>,
+        #[graphql(
+            desc = "Only incidents also involving the country with this ISO 3166-1 alpha-2 code."
+        )]
+        country: Option<String>,
+        #[graphql(desc = "Only incidents that occurred within this range.")] occurred: Option<
+            DateFilter,
+        >,
+        #[graphql(desc = "The order of the list. Default: occurred, ascending.")] order_by: Option<
+            IncidentOrder,
+        >,
+    ) -> Result<Connection<Incident>> {
+        let store = store(ctx);
+        let filter = incident_filter(store, kinds, country, occurred)?;
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store,
+            List::Linked(Link::CountryIncidents, self.0.id.clone()),
+            &args,
+            Incident,
+            filter,
+        )
+    }
+
+    /// The country's memberships of organizations, by organization name.
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n memberships (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "Return memberships after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n memberships (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return memberships before this cursor.")] before: Option<String>,
+    ) -> Result<Connection<Membership>> {
+        let store = store(ctx);
+        let list = List::Linked(Link::CountryOrganizations, self.0.id.clone());
+        let args = PageArgs::new(first, after, last, before, Default::default());
+        let country = self.0.id.clone();
+        let scan = relay::list_scan(store, &list);
+        let load = |entry: &_| {
+            let organization: model::Organization = store.get_listed(entry)?;
+            Ok(Membership::of(organization, &country))
+        };
+        let count = {
+            let (store, list) = (store.clone(), list.clone());
+            std::sync::Arc::new(move || store.count(&list).map_err(internal))
+        };
+        relay::paginate(&args, scan, load, count)
+    }
+
+    /// People of this nationality or who held a role for this country, by name.
+    async fn people(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n people (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return people after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n people (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return people before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order of the list. Default: name, ascending.")] order_by: Option<
+            NameOrder,
+        >,
+    ) -> Result<Connection<Person>> {
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store(ctx),
+            List::Linked(Link::CountryPeople, self.0.id.clone()),
+            &args,
+            Person,
+            None,
+        )
+    }
+}

@@ -1,0 +1,331 @@
+//! `Incident`: border clashes, riots, supply cut-offs, disputes, and other dated events.
+
+use async_graphql::{Context, Enum, Object, ID};
+
+use super::agreement::Agreement;
+use super::country::Country;
+use super::facility::Facility;
+use super::organization::Organization;
+use super::person::Person;
+use super::relay::{global_id, Connection, PageArgs};
+use super::values::{
+    bounds, date, location, quantity, sources, AgreementOrder, Certainty, DateBounds, DateFilter,
+    Location, NameOrder, PartialDate, Quantity, SourceRef,
+};
+use super::{all_of, country_id_by_code, internal, list_page, store, Filter, Predicate, Result};
+use crate::model::{self, RecordKind};
+use crate::store::{Link, List, Store};
+
+/// An incident or event in Kyrgyzstan's foreign relations: a border clash, a riot, a gas
+/// cut-off, a dispute, a deployment, a vote, a visit. Casualty fields are null when the
+/// source gives no figure, never 0 for "unknown".
+#[derive(Clone)]
+pub struct Incident(pub model::Incident);
+
+/// What kind of incident or event.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "model::IncidentKind")]
+pub enum IncidentKind {
+    /// An exchange of fire or fighting between border guards or across a border.
+    BorderClash,
+    /// An armed group crossing a border.
+    ArmedIncursion,
+    /// Violence between ethnic groups.
+    EthnicViolence,
+    /// Rioting.
+    Riot,
+    /// Political unrest and its suppression.
+    Unrest,
+    /// A supply (such as gas) cut off.
+    SupplyCutoff,
+    /// A standing dispute between countries or parties.
+    Dispute,
+    /// A public statement or complaint.
+    Statement,
+    /// A proposal or request raised.
+    Proposal,
+    /// Forces or equipment deployed.
+    Deployment,
+    /// Forces withdrawn.
+    Withdrawal,
+    /// A joint military exercise.
+    MilitaryExercise,
+    /// A workshop, seminar or training course.
+    Workshop,
+    /// An official visit.
+    OfficialVisit,
+    /// A vote, bill or debate in a legislature.
+    LegislativeAction,
+    /// A government decision or policy.
+    PolicyDecision,
+    /// A request turned down.
+    RequestDeclined,
+    /// Allegations of corruption.
+    CorruptionAllegation,
+    /// Asylum granted to refugees.
+    Asylum,
+    /// Arrests and extraditions.
+    Extradition,
+}
+
+#[Object]
+impl Incident {
+    /// The incident's global id, for `node(id:)`.
+    pub async fn id(&self) -> ID {
+        global_id(RecordKind::Incident, &self.0.id)
+    }
+
+    /// A readable, stable identifier, such as `bulak-bashi-shooting-2012`.
+    async fn slug(&self) -> &str {
+        &self.0.id
+    }
+
+    /// A descriptive title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Other names, including the source's wording.
+    async fn aliases(&self) -> &[String] {
+        &self.0.aliases
+    }
+
+    /// What kind of incident or event.
+    async fn kind(&self) -> IncidentKind {
+        self.0.kind.into()
+    }
+
+    /// When it occurred, as precisely as the source says; null when the source gives no date.
+    async fn occurred(&self) -> Option<PartialDate> {
+        date(&self.0.occurred)
+    }
+
+    /// The bounds and precision of `occurred`.
+    async fn occurred_bounds(&self) -> Option<DateBounds> {
+        bounds(&self.0.occurred)
+    }
+
+    /// How sure the source is: ALLEGED for allegations, CLAIMED for one side's claim.
+    async fn certainty(&self) -> Certainty {
+        self.0.certainty.into()
+    }
+
+    /// What happened, in the editors' words.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    /// Where it happened; null when not recorded (see also `facility`).
+    async fn location(&self) -> Option<Location> {
+        location(&self.0.location)
+    }
+
+    /// People killed; null when the source gives no figure.
+    async fn killed(&self) -> Option<Quantity> {
+        quantity(&self.0.killed)
+    }
+
+    /// People injured; null when the source gives no figure.
+    async fn injured(&self) -> Option<Quantity> {
+        quantity(&self.0.injured)
+    }
+
+    /// Casualties (killed or injured) where the source reports them only as a whole:
+    /// "casualties occurred" is at least 1 with no upper bound; null when not stated.
+    async fn casualties(&self) -> Option<Quantity> {
+        quantity(&self.0.casualties)
+    }
+
+    /// People involved: "hundreds" is 200 to 999; null when not stated.
+    async fn participants(&self) -> Option<Quantity> {
+        quantity(&self.0.participants)
+    }
+
+    /// Vehicles damaged: "numerous" is at least 3; null when not stated.
+    async fn vehicles_damaged(&self) -> Option<Quantity> {
+        quantity(&self.0.vehicles_damaged)
+    }
+
+    /// Where in the source these facts come from.
+    async fn sources(&self) -> Vec<SourceRef> {
+        sources(&self.0.sources)
+    }
+
+    /// The facility where it happened or that it concerns most; null when none.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        let Some(id) = self.0.facilities.first() else {
+            return Ok(None);
+        };
+        Ok(store(ctx).get(id).map_err(internal)?.map(Facility))
+    }
+
+    /// Every facility the incident concerns, by name.
+    async fn facilities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n facilities (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return facilities after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n facilities (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return facilities before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order of the list. Default: name, ascending.")] order_by: Option<
+            NameOrder,
+        >,
+    ) -> Result<Connection<Facility>> {
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store(ctx),
+            List::Linked(Link::IncidentFacilities, self.0.id.clone()),
+            &args,
+            Facility,
+            None,
+        )
+    }
+
+    /// The countries involved, by name.
+    async fn countries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n countries (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return countries after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n countries (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return countries before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order of the list. Default: name, ascending.")] order_by: Option<
+            NameOrder,
+        >,
+    ) -> Result<Connection<Country>> {
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store(ctx),
+            List::Linked(Link::IncidentCountries, self.0.id.clone()),
+            &args,
+            Country,
+            None,
+        )
+    }
+
+    /// The organizations involved, by name.
+    async fn organizations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n organizations (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "Return organizations after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n organizations (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return organizations before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order of the list. Default: name, ascending.")] order_by: Option<
+            NameOrder,
+        >,
+    ) -> Result<Connection<Organization>> {
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        let list = List::Linked(Link::IncidentOrganizations, self.0.id.clone());
+        list_page(store(ctx), list, &args, Organization, None)
+    }
+
+    /// The people involved, by name.
+    async fn people(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n people (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return people after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n people (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return people before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order of the list. Default: name, ascending.")] order_by: Option<
+            NameOrder,
+        >,
+    ) -> Result<Connection<Person>> {
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store(ctx),
+            List::Linked(Link::IncidentPeople, self.0.id.clone()),
+            &args,
+            Person,
+            None,
+        )
+    }
+
+    /// The agreements the incident concerns, oldest first.
+    async fn agreements(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n agreements (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return agreements after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n agreements (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return agreements before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order of the list. Default: signed, ascending.")] order_by: Option<
+            AgreementOrder,
+        >,
+    ) -> Result<Connection<Agreement>> {
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store(ctx),
+            List::Linked(Link::IncidentAgreements, self.0.id.clone()),
+            &args,
+            Agreement,
+            None,
+        )
+    }
+}
+
+/// The filter behind the incident list arguments.
+pub(super) fn incident_filter(
+    store: &Store,
+    kinds: Option<Vec<IncidentKind>>,
+    country: Option<String>,
+    occurred: Option<DateFilter>,
+) -> Result<Filter<model::Incident>> {
+    let mut filters: Vec<Predicate<model::Incident>> = Vec::new();
+    if let Some(kinds) = kinds {
+        let kinds: Vec<model::IncidentKind> = kinds.into_iter().map(Into::into).collect();
+        filters.push(Box::new(move |incident| kinds.contains(&incident.kind)));
+    }
+    if let Some(code) = country {
+        let country = country_id_by_code(store, &code, "country")?;
+        filters.push(Box::new(move |incident| {
+            incident.countries.contains(&country)
+        }));
+    }
+    if let Some(occurred) = occurred {
+        filters.push(Box::new(move |incident| {
+            occurred.matches(incident.occurred.as_ref())
+        }));
+    }
+    Ok(all_of(filters))
+}

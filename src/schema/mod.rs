@@ -1,0 +1,136 @@
+//! The GraphQL schema: thin objects over `model` records whose relations page through the
+//! store's indexes at query time.
+//!
+//! Knows nothing of HTTP, sled or bincode. Store failures are logged here and reach
+//! clients only as a generic `INTERNAL` error; user mistakes get `BAD_USER_INPUT`.
+
+mod agreement;
+mod country;
+mod facility;
+mod incident;
+mod organization;
+mod person;
+mod query;
+mod relay;
+mod values;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Error, ErrorExtensions, Schema};
+
+pub use agreement::Agreement;
+pub use country::Country;
+pub use facility::Facility;
+pub use incident::Incident;
+pub use organization::Organization;
+pub use person::Person;
+pub use query::{Node, QueryRoot, SearchResult};
+pub use relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+use crate::store::{List, Record, Store, StoreError};
+use relay::{Connection, PageArgs};
+
+/// The executable schema served over HTTP.
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Builds the schema over an open, seeded store.
+pub fn build_schema(store: Store) -> AppSchema {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .data(store)
+        .finish()
+}
+
+/// The schema in GraphQL SDL: the published contract, `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// The store, put into the schema once by `build_schema`.
+fn store<'a>(ctx: &async_graphql::Context<'a>) -> &'a Store {
+    ctx.data_unchecked::<Store>()
+}
+
+/// Logs a store failure in full and gives the client only a generic error.
+fn internal(error: StoreError) -> Error {
+    tracing::error!(%error, "store failure while resolving a query");
+    Error::new("internal error: the request could not be completed").extend_with(|_, extensions| {
+        extensions.set("code", "INTERNAL");
+    })
+}
+
+/// A mistake in the request that the client can fix.
+fn bad_input(message: String) -> Error {
+    Error::new(message).extend_with(|_, extensions| {
+        extensions.set("code", "BAD_USER_INPUT");
+    })
+}
+
+/// One condition a record must meet.
+type Predicate<R> = Box<dyn Fn(&R) -> bool + Send + Sync>;
+
+/// A filter over records of kind `R`; `None` keeps every record.
+type Filter<R> = Option<Arc<dyn Fn(&R) -> bool + Send + Sync>>;
+
+/// One page of a store list of `R` records, each shown as `N`, keeping those `filter`
+/// accepts. `totalCount` is one read without a filter, a scan of the list with one.
+fn list_page<R, N>(
+    store: &Store,
+    list: List,
+    args: &PageArgs,
+    wrap: fn(R) -> N,
+    filter: Filter<R>,
+) -> Result<Connection<N>>
+where
+    R: Record + 'static,
+{
+    let scan = relay::list_scan(store, &list);
+    let load = |entry: &_| {
+        let record: R = store.get_listed(entry)?;
+        Ok(match &filter {
+            Some(keep) if !keep(&record) => None,
+            _ => Some(wrap(record)),
+        })
+    };
+    let count: Arc<dyn Fn() -> Result<u64> + Send + Sync> = {
+        let (store, list, filter) = (store.clone(), list.clone(), filter.clone());
+        Arc::new(move || match &filter {
+            None => store.count(&list).map_err(internal),
+            Some(keep) => {
+                let mut count = 0;
+                for entry in store.scan(&list, crate::store::KeyRange::ALL, false) {
+                    let record: R = store
+                        .get_listed(&entry.map_err(internal)?)
+                        .map_err(internal)?;
+                    count += u64::from(keep(&record));
+                }
+                Ok(count)
+            }
+        })
+    };
+    relay::paginate(args, scan, load, count)
+}
+
+/// Looks up a country by its ISO code for a filter argument; an unknown code is a user error.
+fn country_id_by_code(store: &Store, code: &str, argument: &str) -> Result<String> {
+    match store.country_by_code(code).map_err(internal)? {
+        Some(country) => Ok(country.id),
+        None => Err(bad_input(format!(
+            "`{argument}`: no country has the ISO 3166-1 alpha-2 code `{code}`"
+        ))),
+    }
+}
+
+/// Combines optional filters into one that keeps records all of them accept.
+fn all_of<R: 'static>(filters: Vec<Predicate<R>>) -> Filter<R> {
+    if filters.is_empty() {
+        None
+    } else {
+        Some(Arc::new(move |record: &R| {
+            filters.iter().all(|keep| keep(record))
+        }))
+    }
+}

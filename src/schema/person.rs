@@ -1,0 +1,154 @@
+//! `Person` and `Role`: presidents, ministers, commanders, and who they acted for.
+
+use async_graphql::{Context, Object, ID};
+
+use super::country::Country;
+use super::incident::{incident_filter, Incident, IncidentKind};
+use super::organization::Organization;
+use super::relay::{global_id, Connection, PageArgs};
+use super::values::{
+    bounds, date, sources, Certainty, DateBounds, DateFilter, IncidentOrder, PartialDate, SourceRef,
+};
+use super::{internal, list_page, store, Result};
+use crate::model::{self, RecordKind};
+use crate::store::{Link, List};
+
+/// A person the source names: a head of state or government, a minister, a speaker, a
+/// commander, a photographer.
+#[derive(Clone)]
+pub struct Person(pub model::Person);
+
+/// A position a person held.
+pub struct Role(model::Role);
+
+#[Object]
+impl Role {
+    /// The position, such as "President of Kyrgyzstan".
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The country the position served; null when none.
+    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Country>> {
+        let Some(id) = &self.0.country else {
+            return Ok(None);
+        };
+        Ok(store(ctx).get(id).map_err(internal)?.map(Country))
+    }
+
+    /// The organization the position belongs to; null when none.
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+        let Some(id) = &self.0.organization else {
+            return Ok(None);
+        };
+        Ok(store(ctx).get(id).map_err(internal)?.map(Organization))
+    }
+
+    /// When the source places the person in the role: not the full term of office, only
+    /// the dates the source attests; null when it gives none.
+    async fn during(&self) -> Option<PartialDate> {
+        date(&self.0.during)
+    }
+
+    /// The bounds and precision of `during`.
+    async fn during_bounds(&self) -> Option<DateBounds> {
+        bounds(&self.0.during)
+    }
+
+    /// How sure the source is of the role.
+    async fn certainty(&self) -> Certainty {
+        self.0.certainty.into()
+    }
+
+    /// Where in the source the role is stated; empty when it is the person's own sources.
+    async fn sources(&self) -> Vec<SourceRef> {
+        sources(&self.0.sources)
+    }
+}
+
+#[Object]
+impl Person {
+    /// The person's global id, for `node(id:)`.
+    pub async fn id(&self) -> ID {
+        global_id(RecordKind::Person, &self.0.id)
+    }
+
+    /// A readable, stable identifier, such as `almazbek-atambayev`.
+    async fn slug(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The person's name in its normalized spelling; a surname alone when the source gives
+    /// no more.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Other spellings, including the source's ("Bakiev", "President Almazbek").
+    async fn aliases(&self) -> &[String] {
+        &self.0.aliases
+    }
+
+    /// Who the person is and what they did, in the editors' words.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    /// The person's nationality; null when not known.
+    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Country>> {
+        let Some(id) = &self.0.country else {
+            return Ok(None);
+        };
+        Ok(store(ctx).get(id).map_err(internal)?.map(Country))
+    }
+
+    /// Positions the person held, as the source states them.
+    async fn roles(&self) -> Vec<Role> {
+        self.0.roles.iter().cloned().map(Role).collect()
+    }
+
+    /// Where in the source these facts come from.
+    async fn sources(&self) -> Vec<SourceRef> {
+        sources(&self.0.sources)
+    }
+
+    /// Incidents and events the person took part in, oldest first.
+    async fn incidents(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n incidents (default 20, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return incidents after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n incidents (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Return incidents before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only incidents of these kinds.")] kinds: Option<Vec<IncidentKind>>,
+        #[graphql(
+            desc = "Only incidents involving the country with this ISO 3166-1 alpha-2 code."
+        )]
+        country: Option<String>,
+        #[graphql(desc = "Only incidents that occurred within this range.")] occurred: Option<
+            DateFilter,
+        >,
+        #[graphql(desc = "The order of the list. Default: occurred, ascending.")] order_by: Option<
+            IncidentOrder,
+        >,
+    ) -> Result<Connection<Incident>> {
+        let store = store(ctx);
+        let filter = incident_filter(store, kinds, country, occurred)?;
+        let args = PageArgs::new(
+            first,
+            after,
+            last,
+            before,
+            order_by.unwrap_or_default().direction,
+        );
+        list_page(
+            store,
+            List::Linked(Link::PersonIncidents, self.0.id.clone()),
+            &args,
+            Incident,
+            filter,
+        )
+    }
+}
