@@ -14,9 +14,6 @@ use super::{all_of, country_id_by_code, internal, list_page, store, Filter, Pred
 use crate::model::{self, DateWindow, RecordKind};
 use crate::store::{Link, List, Store};
 
-/// An agreement or arrangement between countries: a basing lease, a border treaty or
-/// commission, a debt settlement, a supply deal, an accession. Dates follow the life cycle:
-/// `signed`, `inForceFrom`, `expires`, `ended`; `status` is as of the source's writing.
 #[derive(Clone)]
 pub struct Agreement(pub model::Agreement);
 
@@ -62,6 +59,9 @@ pub enum AgreementStatus {
     Implemented,
 }
 
+/// An agreement or arrangement between countries: a basing lease, a border treaty or
+/// commission, a debt settlement, a supply deal, an accession. Dates follow the life cycle:
+/// `signed`, `inForceFrom`, `expires`, `ended`; `status` is as of the source's writing.
 #[Object]
 impl Agreement {
     /// The agreement's global id, for `node(id:)`.

@@ -16,10 +16,10 @@ use super::{internal, list_page, relay, store, Result};
 use crate::model::{self, RecordKind};
 use crate::store::{Link, List};
 
-/// A country: Kyrgyzstan, its neighbours, and the other states the source names.
 #[derive(Clone)]
 pub struct Country(pub model::Country);
 
+/// A country: Kyrgyzstan, its neighbours, and the other states the source names.
 #[Object]
 impl Country {
     /// The country's global id, for `node(id:)`.

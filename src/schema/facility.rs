@@ -15,9 +15,6 @@ use super::{all_of, country_id_by_code, internal, list_page, store, Filter, Pred
 use crate::model::{self, Actor, RecordKind};
 use crate::store::{Link, List, Store};
 
-/// A place with a role in Kyrgyzstan's foreign relations: a foreign air base or test
-/// range, a border guard post, an international border or one of its disputed sectors,
-/// an enclave, an international office or academy, a dam project.
 #[derive(Clone)]
 pub struct Facility(pub model::Facility);
 
@@ -88,6 +85,9 @@ pub enum Operator {
     Organization(Organization),
 }
 
+/// A place with a role in Kyrgyzstan's foreign relations: a foreign air base or test
+/// range, a border guard post, an international border or one of its disputed sectors,
+/// an enclave, an international office or academy, a dam project.
 #[Object]
 impl Facility {
     /// The facility's global id, for `node(id:)`.

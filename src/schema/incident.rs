@@ -16,9 +16,6 @@ use super::{all_of, country_id_by_code, internal, list_page, store, Filter, Pred
 use crate::model::{self, RecordKind};
 use crate::store::{Link, List, Store};
 
-/// An incident or event in Kyrgyzstan's foreign relations: a border clash, a riot, a gas
-/// cut-off, a dispute, a deployment, a vote, a visit. Casualty fields are null when the
-/// source gives no figure, never 0 for "unknown".
 #[derive(Clone)]
 pub struct Incident(pub model::Incident);
 
@@ -68,6 +65,9 @@ pub enum IncidentKind {
     Extradition,
 }
 
+/// An incident or event in Kyrgyzstan's foreign relations: a border clash, a riot, a gas
+/// cut-off, a dispute, a deployment, a vote, a visit. Casualty fields are null when the
+/// source gives no figure, never 0 for "unknown".
 #[Object]
 impl Incident {
     /// The incident's global id, for `node(id:)`.

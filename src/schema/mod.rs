@@ -46,7 +46,7 @@ pub fn build_schema(store: Store) -> AppSchema {
 pub fn sdl() -> String {
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .finish()
-        .sdl()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// The store, put into the schema once by `build_schema`.

@@ -15,8 +15,6 @@ use super::{internal, list_page, relay, store, Result};
 use crate::model::{self, RecordKind};
 use crate::store::{Link, List};
 
-/// An organization: an economic union or military alliance, an intergovernmental body,
-/// a government agency or legislature, a military command, an NGO, an armed group.
 #[derive(Clone)]
 pub struct Organization(pub model::Organization);
 
@@ -56,7 +54,6 @@ pub enum MemberRole {
     ProspectiveMember,
 }
 
-/// A country's membership of an organization.
 #[derive(Clone)]
 pub struct Membership {
     organization: model::Organization,
@@ -78,6 +75,7 @@ impl Membership {
     }
 }
 
+/// A country's membership of an organization.
 #[Object]
 impl Membership {
     /// The organization.
@@ -109,6 +107,8 @@ impl Membership {
     }
 }
 
+/// An organization: an economic union or military alliance, an intergovernmental body,
+/// a government agency or legislature, a military command, an NGO, an armed group.
 #[Object]
 impl Organization {
     /// The organization's global id, for `node(id:)`.

@@ -13,14 +13,12 @@ use super::{internal, list_page, store, Result};
 use crate::model::{self, RecordKind};
 use crate::store::{Link, List};
 
-/// A person the source names: a head of state or government, a minister, a speaker, a
-/// commander, a photographer.
 #[derive(Clone)]
 pub struct Person(pub model::Person);
 
-/// A position a person held.
 pub struct Role(model::Role);
 
+/// A position a person held.
 #[Object]
 impl Role {
     /// The position, such as "President of Kyrgyzstan".
@@ -66,6 +64,8 @@ impl Role {
     }
 }
 
+/// A person the source names: a head of state or government, a minister, a speaker, a
+/// commander, a photographer.
 #[Object]
 impl Person {
     /// The person's global id, for `node(id:)`.

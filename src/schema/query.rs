@@ -42,10 +42,10 @@ pub enum SearchResult {
     Incident(Incident),
 }
 
-/// The entry points of the API.
 pub struct QueryRoot;
 
-#[Object]
+/// The entry points of the API.
+#[Object(name = "Query")]
 impl QueryRoot {
     /// The record with this global id; null when there is none.
     async fn node(

@@ -49,20 +49,17 @@ pub struct PageArgs {
     pub direction: OrderDirection,
 }
 
-/// A page of records from a list, in the list's order, with cursors to continue from.
 pub struct Connection<N> {
     edges: Vec<Edge<N>>,
     page_info: PageInfo,
     total_count: Arc<dyn Fn() -> Result<u64> + Send + Sync>,
 }
 
-/// One record of a page and its cursor.
 pub struct Edge<N> {
     cursor: String,
     node: N,
 }
 
-/// Where a page sits within its list.
 pub struct PageInfo {
     has_next_page: bool,
     has_previous_page: bool,
@@ -70,6 +67,7 @@ pub struct PageInfo {
     end_cursor: Option<String>,
 }
 
+/// A page of records from a list, in the list's order, with cursors to continue from.
 #[Object(name_type)]
 impl<N: OutputType + Clone> Connection<N> {
     /// The records of this page with their cursors.
@@ -99,6 +97,7 @@ impl<N: OutputType> TypeName for Connection<N> {
     }
 }
 
+/// One record of a page and its cursor.
 #[Object(name_type)]
 impl<N: OutputType + Clone> Edge<N> {
     /// An opaque cursor for this record; pass it as `after` or `before` to page from here.
@@ -119,6 +118,7 @@ impl<N: OutputType> TypeName for Edge<N> {
     }
 }
 
+/// Where a page sits within its list.
 #[Object]
 impl PageInfo {
     /// Whether more records follow this page (paging forward with `first`), or follow the

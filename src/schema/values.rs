@@ -9,6 +9,9 @@ use async_graphql::{
 
 use crate::model;
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartialDate(pub model::PartialDate);
+
 /// A date at the precision the source gives it, as a string in a subset of ISO 8601 /
 /// EDTF (Extended Date/Time Format): `"2003"` (a year), `"195X"` (a decade),
 /// `"2012-09"` (a month), `"2002-12-05"` (a day), `"2012-37"` (a part of a year: 21-24
@@ -18,9 +21,6 @@ use crate::model;
 /// `"2012-37"` (January to April), "mid 2012" is `"2012-38"`, "late 2012" and "the end of
 /// 2012" are `"2012-39"` (September to December). As an argument, an invalid date is an
 /// input error. Chronological order compares the earliest bound, then the latest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartialDate(pub model::PartialDate);
-
 #[Scalar(
     name = "PartialDate",
     specified_by_url = "https://www.loc.gov/standards/datetime/"
@@ -40,9 +40,9 @@ impl ScalarType for PartialDate {
     }
 }
 
-/// The bounds and precision of a `PartialDate`.
 pub struct DateBounds(pub model::PartialDate);
 
+/// The bounds and precision of a `PartialDate`.
 #[Object]
 impl DateBounds {
     /// The date itself, as stored.
@@ -166,11 +166,11 @@ pub enum Certainty {
     Proposed,
 }
 
+pub struct Quantity(pub model::Quantity);
+
 /// A count or measure as the source gives it: exact (`low` = `high`), approximate
 /// ("about 900"), a range ("hundreds": 200 to 999) or a lower bound only ("casualties
 /// occurred": at least 1). A field of this type is null when the source gives no figure.
-pub struct Quantity(pub model::Quantity);
-
 #[Object]
 impl Quantity {
     /// The lower bound.
@@ -194,9 +194,9 @@ impl Quantity {
     }
 }
 
-/// An amount of money.
 pub struct Money(pub model::Money);
 
+/// An amount of money.
 #[Object]
 impl Money {
     /// The amount, in units of `currency` (dollars, not cents).
@@ -225,9 +225,9 @@ pub enum CoordinateSource {
     SourceText,
 }
 
-/// A point on the map, in WGS 84 decimal degrees.
 pub struct Coordinates(pub model::Coordinates);
 
+/// A point on the map, in WGS 84 decimal degrees.
 #[Object]
 impl Coordinates {
     /// Degrees north of the equator (negative: south).
@@ -246,9 +246,9 @@ impl Coordinates {
     }
 }
 
-/// A named place.
 pub struct Location(pub model::Location);
 
+/// A named place.
 #[Object]
 impl Location {
     /// The place's name in its normalized spelling, such as `Jalal-Abad`.
@@ -277,9 +277,9 @@ impl Location {
     }
 }
 
-/// Where in the source material a record's facts come from.
 pub struct SourceRef(pub model::SourceRef);
 
+/// Where in the source material a record's facts come from.
 #[Object]
 impl SourceRef {
     /// The source document's name.

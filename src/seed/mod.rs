@@ -150,15 +150,28 @@ impl SeedSource {
     pub fn validate(&self) -> Result<Dataset, SeedError> {
         let mut problems = Vec::new();
         let text = |index: usize| &self.files[index];
-        let mut dataset = Dataset {
-            countries: records(text(0), &mut problems, json::CountryInput::into_model),
-            organizations: records(text(1), &mut problems, json::OrganizationInput::into_model),
-            people: records(text(2), &mut problems, json::PersonInput::into_model),
-            agreements: records(text(3), &mut problems, json::AgreementInput::into_model),
-            facilities: records(text(4), &mut problems, json::FacilityInput::into_model),
-            incidents: records(text(5), &mut problems, json::IncidentInput::into_model),
+        let countries = records(text(0), &mut problems, json::CountryInput::into_model);
+        let organizations = records(text(1), &mut problems, json::OrganizationInput::into_model);
+        let people = records(text(2), &mut problems, json::PersonInput::into_model);
+        let agreements = records(text(3), &mut problems, json::AgreementInput::into_model);
+        let facilities = records(text(4), &mut problems, json::FacilityInput::into_model);
+        let incidents = records(text(5), &mut problems, json::IncidentInput::into_model);
+        let known = KnownIds {
+            countries: countries.ids,
+            organizations: organizations.ids,
+            people: people.ids,
+            agreements: agreements.ids,
+            facilities: facilities.ids,
         };
-        check_references(&dataset, &mut problems);
+        let mut dataset = Dataset {
+            countries: countries.records,
+            organizations: organizations.records,
+            people: people.records,
+            agreements: agreements.records,
+            facilities: facilities.records,
+            incidents: incidents.records,
+        };
+        check_references(&dataset, &known, &mut problems);
         if problems.is_empty() {
             sort_by_id(&mut dataset);
             Ok(dataset)
@@ -180,13 +193,30 @@ fn sort_by_id(dataset: &mut Dataset) {
     dataset.incidents.sort_by(|a, b| a.id.cmp(&b.id));
 }
 
+/// The valid records of one file, and the ids of all its records, valid or not.
+struct Parsed<Record> {
+    records: Vec<Record>,
+    /// `None` when the file could not be read or parsed: references into it go unchecked
+    /// rather than reported once per reference.
+    ids: Option<HashSet<String>>,
+}
+
+/// The ids each file declares, for reference checks.
+struct KnownIds {
+    countries: Option<HashSet<String>>,
+    organizations: Option<HashSet<String>>,
+    people: Option<HashSet<String>>,
+    agreements: Option<HashSet<String>>,
+    facilities: Option<HashSet<String>>,
+}
+
 /// Parses one file into records, reporting syntax errors with their position and each
 /// record's own problems with its id.
 fn records<Input: DeserializeOwned, Record>(
     (file, text): &(&'static str, Result<String, String>),
     problems: &mut Vec<Problem>,
     convert: impl Fn(Input, &mut Reporter) -> Record,
-) -> Vec<Record> {
+) -> Parsed<Record> {
     let file_problem = |message: String, line_column: Option<(usize, usize)>| Problem {
         file: (*file).to_owned(),
         record: None,
@@ -197,7 +227,10 @@ fn records<Input: DeserializeOwned, Record>(
         Ok(text) => text,
         Err(message) => {
             problems.push(file_problem(message.clone(), None));
-            return Vec::new();
+            return Parsed {
+                records: Vec::new(),
+                ids: None,
+            };
         }
     };
     let values: Vec<serde_json::Value> = match serde_json::from_str(text) {
@@ -205,7 +238,10 @@ fn records<Input: DeserializeOwned, Record>(
         Err(error) => {
             let position = (error.line() > 0).then(|| (error.line(), error.column()));
             problems.push(file_problem(error.to_string(), position).without_position_suffix());
-            return Vec::new();
+            return Parsed {
+                records: Vec::new(),
+                ids: None,
+            };
         }
     };
     let mut records = Vec::with_capacity(values.len());
@@ -234,7 +270,10 @@ fn records<Input: DeserializeOwned, Record>(
             Err(error) => reporter.report(error.to_string()),
         }
     }
-    records
+    Parsed {
+        records,
+        ids: Some(seen),
+    }
 }
 
 impl Problem {
@@ -259,16 +298,14 @@ fn is_slug(text: &str) -> bool {
 }
 
 /// Reports references to records that do not exist, and repeated country codes.
-fn check_references(dataset: &Dataset, problems: &mut Vec<Problem>) {
-    let countries: HashSet<&str> = dataset.countries.iter().map(|r| r.id.as_str()).collect();
-    let organizations: HashSet<&str> = dataset
-        .organizations
-        .iter()
-        .map(|r| r.id.as_str())
-        .collect();
-    let people: HashSet<&str> = dataset.people.iter().map(|r| r.id.as_str()).collect();
-    let agreements: HashSet<&str> = dataset.agreements.iter().map(|r| r.id.as_str()).collect();
-    let facilities: HashSet<&str> = dataset.facilities.iter().map(|r| r.id.as_str()).collect();
+fn check_references(dataset: &Dataset, known: &KnownIds, problems: &mut Vec<Problem>) {
+    let KnownIds {
+        countries,
+        organizations,
+        people,
+        agreements,
+        facilities,
+    } = known;
 
     let mut codes: HashMap<&str, &str> = HashMap::new();
     for country in &dataset.countries {
@@ -282,22 +319,26 @@ fn check_references(dataset: &Dataset, problems: &mut Vec<Problem>) {
         }
     }
 
-    let mut check =
-        |file: &str, record: &str, field: &str, target: &str, known: &HashSet<&str>, what: &str| {
-            if !known.contains(target) {
-                problems.push(Problem {
-                    file: file.to_owned(),
-                    record: Some(record.to_owned()),
-                    line_column: None,
-                    message: format!("field `{field}`: no {what} has id `{target}`"),
-                });
-            }
-        };
+    let mut check = |file: &str,
+                     record: &str,
+                     field: &str,
+                     target: &str,
+                     known: &Option<HashSet<String>>,
+                     what: &str| {
+        if known.as_ref().is_some_and(|ids| !ids.contains(target)) {
+            problems.push(Problem {
+                file: file.to_owned(),
+                record: Some(record.to_owned()),
+                line_column: None,
+                message: format!("field `{field}`: no {what} has id `{target}`"),
+            });
+        }
+    };
 
     for organization in &dataset.organizations {
         let (file, id) = (FILES[1], organization.id.as_str());
         if let Some(country) = &organization.country {
-            check(file, id, "country", country, &countries, "country");
+            check(file, id, "country", country, countries, "country");
         }
         if let Some(successor) = &organization.succeeded_by {
             check(
@@ -323,11 +364,11 @@ fn check_references(dataset: &Dataset, problems: &mut Vec<Problem>) {
     for person in &dataset.people {
         let (file, id) = (FILES[2], person.id.as_str());
         if let Some(country) = &person.country {
-            check(file, id, "country", country, &countries, "country");
+            check(file, id, "country", country, countries, "country");
         }
         for role in &person.roles {
             if let Some(country) = &role.country {
-                check(file, id, "roles.country", country, &countries, "country");
+                check(file, id, "roles.country", country, countries, "country");
             }
             if let Some(organization) = &role.organization {
                 check(
@@ -344,13 +385,13 @@ fn check_references(dataset: &Dataset, problems: &mut Vec<Problem>) {
     for agreement in &dataset.agreements {
         let (file, id) = (FILES[3], agreement.id.as_str());
         for party in &agreement.parties {
-            check(file, id, "parties", party, &countries, "country");
+            check(file, id, "parties", party, countries, "country");
         }
         for facility in &agreement.facilities {
-            check(file, id, "facilities", facility, &facilities, "facility");
+            check(file, id, "facilities", facility, facilities, "facility");
         }
         if let Some(extended) = &agreement.extends {
-            check(file, id, "extends", extended, &agreements, "agreement");
+            check(file, id, "extends", extended, agreements, "agreement");
         }
     }
     for facility in &dataset.facilities {
@@ -365,7 +406,7 @@ fn check_references(dataset: &Dataset, problems: &mut Vec<Problem>) {
         );
         match &facility.operator {
             Some(Actor::Country(country)) => {
-                check(file, id, "operator.country", country, &countries, "country")
+                check(file, id, "operator.country", country, countries, "country")
             }
             Some(Actor::Organization(organization)) => check(
                 file,
@@ -378,19 +419,19 @@ fn check_references(dataset: &Dataset, problems: &mut Vec<Problem>) {
             None => {}
         }
         for country in &facility.countries {
-            check(file, id, "countries", country, &countries, "country");
+            check(file, id, "countries", country, countries, "country");
         }
         if let Some(parent) = &facility.part_of {
-            check(file, id, "partOf", parent, &facilities, "facility");
+            check(file, id, "partOf", parent, facilities, "facility");
         }
     }
     for incident in &dataset.incidents {
         let (file, id) = (FILES[5], incident.id.as_str());
         for country in &incident.countries {
-            check(file, id, "countries", country, &countries, "country");
+            check(file, id, "countries", country, countries, "country");
         }
         for facility in &incident.facilities {
-            check(file, id, "facilities", facility, &facilities, "facility");
+            check(file, id, "facilities", facility, facilities, "facility");
         }
         for organization in &incident.organizations {
             check(
@@ -403,10 +444,10 @@ fn check_references(dataset: &Dataset, problems: &mut Vec<Problem>) {
             );
         }
         for person in &incident.people {
-            check(file, id, "people", person, &people, "person");
+            check(file, id, "people", person, people, "person");
         }
         for agreement in &incident.agreements {
-            check(file, id, "agreements", agreement, &agreements, "agreement");
+            check(file, id, "agreements", agreement, agreements, "agreement");
         }
     }
 }

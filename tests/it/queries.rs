@@ -1,0 +1,184 @@
+//! Query behaviour: one `.graphql` file per case under `queries/`, its whole response
+//! (data and errors) pinned as a JSON snapshot; and paging walked end to end.
+
+use serde_json::Value;
+
+use crate::support::TestApp;
+
+#[test]
+fn query_files_match_their_snapshots() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let app = TestApp::new();
+    insta::glob!("queries/*.graphql", |path| {
+        let query = std::fs::read_to_string(path).expect("query file reads");
+        let response = runtime.block_on(app.execute(&query));
+        insta::assert_json_snapshot!(response);
+    });
+}
+
+/// Pages through a root list with `first`/`after` (or `last`/`before`), returning the
+/// values of `field` in the order the pages present them.
+async fn walk(app: &TestApp, list: &str, field: &str, backward: bool, extra: &str) -> Vec<String> {
+    let mut cursor: Option<String> = None;
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    loop {
+        let (size, position) = if backward {
+            ("last", "before")
+        } else {
+            ("first", "after")
+        };
+        let from = cursor
+            .as_ref()
+            .map(|c| format!(", {position}: \"{c}\""))
+            .unwrap_or_default();
+        let query = format!(
+            "{{ {list}({size}: 3{from}{extra}) {{ nodes {{ {field} }} pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} }} }}"
+        );
+        let data = app.query(&query).await;
+        let page = &data[list];
+        let values: Vec<String> = page["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|node| node[field].as_str().expect("a string field").to_owned())
+            .collect();
+        let info = &page["pageInfo"];
+        assert!(values.len() <= 3);
+        let (more, continue_from, has_before) = if backward {
+            (
+                info["hasPreviousPage"] == true,
+                &info["startCursor"],
+                info["hasNextPage"] == true,
+            )
+        } else {
+            (
+                info["hasNextPage"] == true,
+                &info["endCursor"],
+                info["hasPreviousPage"] == true,
+            )
+        };
+        assert_eq!(has_before, cursor.is_some(), "pageInfo on {query}: {info}");
+        pages.push(values);
+        if !more {
+            break;
+        }
+        cursor = Some(continue_from.as_str().expect("a cursor").to_owned());
+    }
+    if backward {
+        pages.reverse();
+    }
+    pages.concat()
+}
+
+async fn whole(app: &TestApp, list: &str, field: &str, extra: &str) -> Vec<String> {
+    let data = app
+        .query(&format!(
+            "{{ {list}(first: 100{extra}) {{ totalCount nodes {{ {field} }} }} }}"
+        ))
+        .await;
+    let nodes: Vec<String> = data[list]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| node[field].as_str().expect("a string").to_owned())
+        .collect();
+    assert_eq!(data[list]["totalCount"], Value::from(nodes.len()));
+    nodes
+}
+
+#[tokio::test]
+async fn paging_forward_and_backward_visits_every_record_once_in_order() {
+    let app = TestApp::new();
+    for (list, field) in [
+        ("countries", "name"),
+        ("incidents", "slug"),
+        ("facilities", "name"),
+        ("agreements", "slug"),
+    ] {
+        for extra in ["", ", orderBy: {direction: DESC}"] {
+            let all = whole(&app, list, field, extra).await;
+            assert!(
+                all.len() > 3,
+                "{list} needs more than one page for this test"
+            );
+            assert_eq!(
+                walk(&app, list, field, false, extra).await,
+                all,
+                "{list}{extra} forward"
+            );
+            assert_eq!(
+                walk(&app, list, field, true, extra).await,
+                all,
+                "{list}{extra} backward"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn lists_are_in_their_documented_order() {
+    let app = TestApp::new();
+    let names = whole(&app, "countries", "name", "").await;
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|name| name.to_lowercase());
+    assert_eq!(names, sorted);
+    let descending = whole(&app, "countries", "name", ", orderBy: {direction: DESC}").await;
+    assert_eq!(descending, names.iter().rev().cloned().collect::<Vec<_>>());
+
+    let data = app
+        .query("{ incidents(first: 100) { nodes { occurredBounds { earliest latest } } } }")
+        .await;
+    let bounds: Vec<(String, String)> = data["incidents"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| {
+            let bounds = &node["occurredBounds"];
+            // Undated incidents sort last; open bounds sort first (start) and last (end).
+            let earliest =
+                bounds["earliest"]
+                    .as_str()
+                    .unwrap_or(if bounds.is_null() { "~" } else { "" });
+            let latest = bounds["latest"].as_str().unwrap_or("9999");
+            (earliest.to_owned(), latest.to_owned())
+        })
+        .collect();
+    let mut chronological = bounds.clone();
+    chronological.sort();
+    assert_eq!(
+        bounds, chronological,
+        "incidents are not in chronological order"
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_stays_valid_when_records_are_added_before_it() {
+    // The same list over a seed with one more country sorting before the cursor: the page
+    // after the cursor is unchanged.
+    let app = TestApp::new();
+    let first = app
+        .query("{ countries(first: 4) { pageInfo { endCursor } } }")
+        .await;
+    let cursor = first["countries"]["pageInfo"]["endCursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let after = format!("{{ countries(first: 3, after: \"{cursor}\") {{ nodes {{ code }} }} }}");
+    let before_change = app.query(&after).await;
+
+    let seed = crate::support::seed_copy();
+    crate::support::edit_seed(seed.path(), "countries.json", |countries| {
+        let mut extra = countries[0].clone();
+        extra["id"] = "aaland".into();
+        extra["code"] = "AX".into();
+        extra["name"] = "Aaland".into();
+        countries.as_array_mut().expect("array").push(extra);
+    });
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut options = kyrgyz_relations::app::Options::new(data_dir.path());
+    options.seed_dir = Some(seed.path().to_owned());
+    let opened = crate::support::open(&options);
+    let grown = kyrgyz_relations::schema::build_schema(opened.store);
+    let after_change = serde_json::to_value(grown.execute(after.as_str()).await).expect("json");
+    assert_eq!(after_change["data"], before_change);
+}

@@ -1,0 +1,178 @@
+//! The store's life cycle: first start imports, later starts do not, an interrupted import
+//! is redone, a changed seed or format is refused untouched, damage is reported cleanly.
+
+use kyrgyz_relations::app::{self, AppError, Options};
+use kyrgyz_relations::model::RecordKind;
+use kyrgyz_relations::schema::build_schema;
+use kyrgyz_relations::store::{Store, StoreError, StoreState};
+
+use crate::support::{edit_seed, open, raw_sled, record, retry_locked, seed_copy, try_open};
+
+fn total(store: &Store) -> u64 {
+    store.record_counts().expect("counts").values().sum()
+}
+
+#[test]
+fn the_first_start_imports_and_the_second_does_not() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let options = Options::new(data.path());
+    let first = open(&options);
+    let summary = first.imported.expect("the first start imports");
+    assert_eq!(summary.records, total(&first.store));
+    assert!(summary.index_entries > summary.records);
+    drop(first);
+
+    let second = open(&options);
+    assert!(second.imported.is_none(), "the second start imported again");
+    assert_eq!(total(&second.store), summary.records);
+}
+
+#[test]
+fn an_interrupted_import_is_finished_by_the_next_start() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let options = Options::new(data.path());
+    let complete = total(&open(&options).store);
+
+    // What a kill -9 before the completion marker leaves: some trees written, no marker.
+    {
+        let db = raw_sled(data.path());
+        db.open_tree("meta").expect("meta").clear().expect("clears");
+        let incidents = db.open_tree("records/incidents").expect("tree");
+        let first = incidents.first().expect("reads").expect("an incident").0;
+        incidents.remove(first).expect("removes");
+        db.flush().expect("flushes");
+    }
+    let store = retry_locked(|| Store::open(data.path(), 1 << 20));
+    assert_eq!(store.state().expect("state"), StoreState::Incomplete);
+    drop(store);
+
+    let reopened = open(&options);
+    assert!(
+        reopened.imported.is_some(),
+        "the unfinished import was not redone"
+    );
+    assert_eq!(total(&reopened.store), complete);
+    assert!(matches!(
+        reopened.store.state().expect("state"),
+        StoreState::Ready { .. }
+    ));
+}
+
+#[test]
+fn a_changed_seed_is_refused_until_reseed() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let before = total(&open(&Options::new(data.path())).store);
+
+    let seed = seed_copy();
+    edit_seed(seed.path(), "incidents.json", |incidents| {
+        incidents
+            .as_array_mut()
+            .expect("array")
+            .retain(|incident| incident["id"] != "june-2010-riots");
+        record(incidents, "aksay-border-incident-2013")["title"] = "renamed".into();
+    });
+    let mut options = Options::new(data.path());
+    options.seed_dir = Some(seed.path().to_owned());
+    let error = try_open(&options).err().expect("a changed seed is refused");
+    assert!(matches!(error, AppError::SeedChanged { .. }));
+    assert!(error.to_string().contains("--reseed"), "{error}");
+
+    let unchanged = open(&Options::new(data.path()));
+    assert!(unchanged.imported.is_none());
+    assert_eq!(total(&unchanged.store), before);
+    drop(unchanged);
+
+    options.reseed = true;
+    let reseeded = open(&options);
+    assert!(reseeded.imported.is_some());
+    assert_eq!(total(&reseeded.store), before - 1);
+    let aksay: kyrgyz_relations::model::Incident = reseeded
+        .store
+        .get("aksay-border-incident-2013")
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(aksay.title, "renamed");
+}
+
+#[test]
+fn another_storage_format_is_refused() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    drop(open(&Options::new(data.path())));
+    {
+        let db = raw_sled(data.path());
+        db.open_tree("meta")
+            .expect("meta")
+            .insert("format", &99u32.to_be_bytes())
+            .expect("writes");
+        db.flush().expect("flushes");
+    }
+    let error = try_open(&Options::new(data.path())).err().expect("refused");
+    assert!(
+        matches!(error, AppError::FormatChanged { found: 99, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("--reseed"));
+}
+
+#[test]
+fn a_second_process_on_the_same_data_dir_gets_a_clear_error() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let _first = open(&Options::new(data.path()));
+    let error = app::open_store(&Options::new(data.path()))
+        .err()
+        .expect("the lock holds");
+    assert!(
+        matches!(error, AppError::Store(StoreError::Locked { .. })),
+        "{error}"
+    );
+    assert!(error.to_string().contains("in use by another process"));
+}
+
+#[tokio::test]
+async fn a_corrupted_record_is_an_internal_error_that_leaks_nothing() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    drop(open(&Options::new(data.path())));
+    {
+        let db = raw_sled(data.path());
+        let countries = db.open_tree("records/countries").expect("tree");
+        countries
+            .insert("russia", &[1u8, 0xff, 0xff, 0xff, 0xff, 0xff][..])
+            .expect("writes");
+        db.flush().expect("flushes");
+    }
+    let opened = open(&Options::new(data.path()));
+    let schema = build_schema(opened.store);
+    let response = schema
+        .execute(r#"{ country(code: "RU") { name } kg: country(code: "KG") { name } }"#)
+        .await;
+    let json = serde_json::to_value(&response).expect("json");
+    assert_eq!(
+        json["data"]["kg"]["name"], "Kyrgyzstan",
+        "other fields still resolve"
+    );
+    assert_eq!(json["errors"][0]["extensions"]["code"], "INTERNAL");
+    let message = json["errors"][0]["message"].as_str().expect("a message");
+    assert!(
+        !message.contains("russia") && !message.contains("records/") && !message.contains("decode"),
+        "{message}"
+    );
+}
+
+#[test]
+fn every_record_kind_has_an_ordered_list_and_a_count() {
+    let app = crate::support::TestApp::new();
+    for kind in RecordKind::ALL {
+        let list = kyrgyz_relations::store::List::All(kind);
+        let entries: Vec<_> = app
+            .store
+            .scan(&list, kyrgyz_relations::store::KeyRange::ALL, false)
+            .collect::<Result<_, _>>()
+            .expect("scans");
+        assert_eq!(
+            entries.len() as u64,
+            app.store.count(&list).expect("counts"),
+            "{kind:?}"
+        );
+        assert!(!entries.is_empty(), "{kind:?}");
+    }
+}

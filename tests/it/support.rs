@@ -1,0 +1,124 @@
+//! Test helpers: an app on the embedded seed in a temporary data directory, built the way
+//! `main` builds it, queried in-process or over a real socket.
+
+use std::path::{Path, PathBuf};
+
+use kyrgyz_relations::app::{self, AppError, Opened, Options};
+use kyrgyz_relations::schema::{build_schema, AppSchema};
+use kyrgyz_relations::store::{Store, StoreError};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// An app over its own temporary data directory.
+pub struct TestApp {
+    pub schema: AppSchema,
+    pub store: Store,
+    /// Keeps the data directory until the app is dropped.
+    _data_dir: TempDir,
+}
+
+impl TestApp {
+    /// Seeds a fresh data directory from the embedded seed.
+    pub fn new() -> TestApp {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let opened = open(&Options::new(data_dir.path()));
+        TestApp {
+            schema: build_schema(opened.store.clone()),
+            store: opened.store,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// Runs a query in-process and returns the whole response (`data` and `errors`) as JSON.
+    pub async fn execute(&self, query: &str) -> Value {
+        let response = self.schema.execute(query).await;
+        serde_json::to_value(&response).expect("responses serialize")
+    }
+
+    /// Runs a query in-process and returns `data`, failing the test on any error.
+    pub async fn query(&self, query: &str) -> Value {
+        let response = self.execute(query).await;
+        assert!(
+            response.get("errors").is_none(),
+            "query failed: {response:#}"
+        );
+        response["data"].clone()
+    }
+}
+
+/// Opens a store, failing the test with the error's message.
+pub fn open(options: &Options) -> Opened {
+    try_open(options).unwrap_or_else(|error| panic!("cannot open the store: {error}"))
+}
+
+/// Opens a store, waiting out only the lock of a store this process just dropped.
+pub fn try_open(options: &Options) -> Result<Opened, AppError> {
+    retry_locked(|| match app::open_store(options) {
+        Err(AppError::Store(StoreError::Locked { path })) => {
+            Err(format!("{} is locked", path.display()))
+        }
+        other => Ok(other),
+    })
+}
+
+/// Copies the repository's seed files into a new temporary directory for a test to alter.
+pub fn seed_copy() -> TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for name in kyrgyz_relations::seed::FILES {
+        std::fs::copy(seed_dir().join(name), dir.path().join(name)).expect("seed files copy");
+    }
+    dir
+}
+
+pub fn seed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("seed")
+}
+
+/// Rewrites one JSON seed file through `change`.
+pub fn edit_seed(dir: &Path, file: &str, change: impl FnOnce(&mut Value)) {
+    let path = dir.join(file);
+    let mut value: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("seed file reads"))
+            .expect("seed file parses");
+    change(&mut value);
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&value).expect("serializes"),
+    )
+    .expect("seed file writes");
+}
+
+/// The record with `id` in a seed file's array.
+pub fn record<'a>(records: &'a mut Value, id: &str) -> &'a mut Value {
+    records
+        .as_array_mut()
+        .expect("seed files hold arrays")
+        .iter_mut()
+        .find(|record| record["id"] == id)
+        .unwrap_or_else(|| panic!("no record `{id}` in the seed"))
+}
+
+/// Runs `attempt` until it stops failing on sled's directory lock, for up to ten seconds.
+///
+/// Within one process, sled releases a dropped store's lock only after its deferred
+/// frees run, which other threads' pinned epochs can postpone; a real restart is a new
+/// process and never waits.
+pub fn retry_locked<T, E: std::fmt::Display>(attempt: impl Fn() -> Result<T, E>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match attempt() {
+            Ok(value) => return value,
+            Err(error)
+                if error.to_string().contains("lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => panic!("{error}"),
+        }
+    }
+}
+
+/// Opens the data directory with sled directly, to simulate crashes and damage.
+pub fn raw_sled(path: &Path) -> sled::Db {
+    retry_locked(|| sled::open(path))
+}
