@@ -346,7 +346,7 @@ fn check_references(dataset: &Dataset, known: &KnownIds, problems: &mut Vec<Prob
                 id,
                 "succeededBy",
                 successor,
-                &organizations,
+                organizations,
                 "organization",
             );
         }
@@ -356,7 +356,7 @@ fn check_references(dataset: &Dataset, known: &KnownIds, problems: &mut Vec<Prob
                 id,
                 "members.country",
                 &member.country,
-                &countries,
+                countries,
                 "country",
             );
         }
@@ -376,7 +376,7 @@ fn check_references(dataset: &Dataset, known: &KnownIds, problems: &mut Vec<Prob
                     id,
                     "roles.organization",
                     organization,
-                    &organizations,
+                    organizations,
                     "organization",
                 );
             }
@@ -401,7 +401,7 @@ fn check_references(dataset: &Dataset, known: &KnownIds, problems: &mut Vec<Prob
             id,
             "hostCountry",
             &facility.host_country,
-            &countries,
+            countries,
             "country",
         );
         match &facility.operator {
@@ -413,7 +413,7 @@ fn check_references(dataset: &Dataset, known: &KnownIds, problems: &mut Vec<Prob
                 id,
                 "operator.organization",
                 organization,
-                &organizations,
+                organizations,
                 "organization",
             ),
             None => {}
@@ -439,7 +439,7 @@ fn check_references(dataset: &Dataset, known: &KnownIds, problems: &mut Vec<Prob
                 id,
                 "organizations",
                 organization,
-                &organizations,
+                organizations,
                 "organization",
             );
         }
