@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -27,7 +28,7 @@ struct AppState {
 /// The application's routes over a schema and the store it reads.
 pub fn router(schema: AppSchema, store: Store) -> Router {
     Router::new()
-        .route("/graphql", get(graphql).post(graphql))
+        .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/", get(graphiql))
         .route("/health", get(health))
         .fallback(not_found)
@@ -80,10 +81,71 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// GraphQL over HTTP: POST with a JSON body, or GET with `query`, `operationName` and
-/// `variables` in the query string.
-async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
+/// GraphQL over HTTP POST: a JSON body `{query, operationName, variables, extensions}`.
+async fn graphql_post(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
     state.schema.execute(request.into_inner()).await.into()
+}
+
+/// The parameters of a GraphQL request over GET; `variables` and `extensions` are JSON.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    #[serde(default)]
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// GraphQL over HTTP GET, parsed here because async-graphql-axum's GET parsing ignores
+/// `operationName`.
+async fn graphql_get(
+    State(state): State<AppState>,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
+    let bad_request = |message: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "errors": [{ "message": message }] })),
+        )
+            .into_response()
+    };
+    let Query(params) = match params {
+        Ok(params) => params,
+        Err(rejection) => {
+            return bad_request(format!("invalid query string: {}", rejection.body_text()))
+        }
+    };
+    let json_param =
+        |name: &str, text: Option<String>| -> Result<Option<serde_json::Value>, Response> {
+            text.map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|error| bad_request(format!("`{name}` is not valid JSON: {error}")))
+        };
+    let variables = match json_param("variables", params.variables) {
+        Ok(variables) => variables,
+        Err(response) => return response,
+    };
+    let extensions = match json_param("extensions", params.extensions) {
+        Ok(extensions) => extensions,
+        Err(response) => return response,
+    };
+    let mut request = async_graphql::Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = variables {
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    if let Some(extensions) = extensions {
+        match serde_json::from_value(extensions) {
+            Ok(extensions) => request.extensions = extensions,
+            Err(error) => {
+                return bad_request(format!("`extensions` is not a JSON object: {error}"))
+            }
+        }
+    }
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
 async fn graphiql() -> Html<String> {

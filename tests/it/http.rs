@@ -77,6 +77,33 @@ async fn post_and_get_answer_queries() {
     assert_eq!(got.status(), 200);
     let got: Value = got.json().await.expect("JSON");
     assert_eq!(got, posted);
+
+    let document = "query A { country(code: \"KG\") { code } } query B($code: String!) { country(code: $code) { name } }";
+    let chosen: Value = client
+        .get(server.url("/graphql"))
+        .query(&[
+            ("query", document),
+            ("operationName", "B"),
+            ("variables", r#"{"code": "tj"}"#),
+        ])
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        chosen,
+        json!({ "data": { "country": { "name": "Tajikistan" } } })
+    );
+
+    let bad = client
+        .get(server.url("/graphql"))
+        .query(&[("query", KANT), ("variables", "{not json")])
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(bad.status(), 400);
     server.shutdown().await;
 }
 
