@@ -103,49 +103,36 @@ async fn graphql_get(
     State(state): State<AppState>,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
-    let bad_request = |message: String| {
-        (
+    let request = params
+        .map_err(|rejection| format!("invalid query string: {}", rejection.body_text()))
+        .and_then(|Query(params)| params.into_request());
+    match request {
+        Ok(request) => GraphQLResponse::from(state.schema.execute(request).await).into_response(),
+        Err(message) => (
             StatusCode::BAD_REQUEST,
             Json(json!({ "errors": [{ "message": message }] })),
         )
-            .into_response()
-    };
-    let Query(params) = match params {
-        Ok(params) => params,
-        Err(rejection) => {
-            return bad_request(format!("invalid query string: {}", rejection.body_text()))
+            .into_response(),
+    }
+}
+
+impl GetParams {
+    fn into_request(self) -> Result<async_graphql::Request, String> {
+        let mut request = async_graphql::Request::new(self.query);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
         }
-    };
-    let json_param =
-        |name: &str, text: Option<String>| -> Result<Option<serde_json::Value>, Response> {
-            text.map(|text| serde_json::from_str(&text))
-                .transpose()
-                .map_err(|error| bad_request(format!("`{name}` is not valid JSON: {error}")))
-        };
-    let variables = match json_param("variables", params.variables) {
-        Ok(variables) => variables,
-        Err(response) => return response,
-    };
-    let extensions = match json_param("extensions", params.extensions) {
-        Ok(extensions) => extensions,
-        Err(response) => return response,
-    };
-    let mut request = async_graphql::Request::new(params.query);
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(variables) = variables {
-        request = request.variables(async_graphql::Variables::from_json(variables));
-    }
-    if let Some(extensions) = extensions {
-        match serde_json::from_value(extensions) {
-            Ok(extensions) => request.extensions = extensions,
-            Err(error) => {
-                return bad_request(format!("`extensions` is not a JSON object: {error}"))
-            }
+        if let Some(variables) = self.variables {
+            let variables: serde_json::Value = serde_json::from_str(&variables)
+                .map_err(|error| format!("`variables` is not valid JSON: {error}"))?;
+            request = request.variables(async_graphql::Variables::from_json(variables));
         }
+        if let Some(extensions) = self.extensions {
+            request.extensions = serde_json::from_str(&extensions)
+                .map_err(|error| format!("`extensions` is not a JSON object: {error}"))?;
+        }
+        Ok(request)
     }
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
 async fn graphiql() -> Html<String> {
