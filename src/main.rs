@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use kyrgyz_relations::schema::Limits;
 use kyrgyz_relations::{app, http, schema, seed, store};
 use tracing_subscriber::EnvFilter;
 
@@ -51,6 +52,65 @@ struct ServeArgs {
     /// sled's page cache size, in MiB.
     #[arg(long, env = "KYRGYZ_RELATIONS_CACHE_MIB", default_value_t = store::DEFAULT_CACHE_BYTES / (1024 * 1024))]
     cache_mib: u64,
+    /// Largest request body accepted, in KiB.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_BODY_KIB", default_value_t = http::HttpLimits::default().max_body_bytes / 1024)]
+    max_body_kib: usize,
+    /// Seconds a client may take to send its request headers.
+    #[arg(long, env = "KYRGYZ_RELATIONS_HEADER_TIMEOUT_SECS", default_value_t = http::HttpLimits::default().header_read_timeout.as_secs())]
+    header_timeout_secs: u64,
+    /// Seconds a request may take before it is stopped with a 503.
+    #[arg(long, env = "KYRGYZ_RELATIONS_REQUEST_TIMEOUT_SECS", default_value_t = http::HttpLimits::default().request_timeout.as_secs())]
+    request_timeout_secs: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Bounds on queries; see SECURITY.md for why each exists.
+#[derive(Args, Clone)]
+struct LimitArgs {
+    /// Longest query text accepted, in bytes.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_QUERY_BYTES", default_value_t = Limits::default().max_query_bytes)]
+    max_query_bytes: usize,
+    /// Deepest nesting of brackets in a query, and of lists and objects in variables.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_DEPTH", default_value_t = Limits::default().max_depth)]
+    max_depth: usize,
+    /// Most fields a query may expand to once fragments are inlined.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_FIELDS", default_value_t = Limits::default().max_fields)]
+    max_fields: u64,
+    /// Most records a query may return, page sizes multiplied down nested lists.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_NODES", default_value_t = Limits::default().max_nodes)]
+    max_nodes: u64,
+    /// Most aliased fields in a query.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
+    max_aliases: usize,
+    /// Most directives in a query.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_DIRECTIVES", default_value_t = Limits::default().max_directives)]
+    max_directives: usize,
+    /// Most operations in one document.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_OPERATIONS", default_value_t = Limits::default().max_operations)]
+    max_operations: usize,
+    /// Most fragment definitions in one document.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_FRAGMENTS", default_value_t = Limits::default().max_fragments)]
+    max_fragments: usize,
+    /// Most items in one list argument or list variable.
+    #[arg(long, env = "KYRGYZ_RELATIONS_MAX_LIST_ITEMS", default_value_t = Limits::default().max_list_items)]
+    max_list_items: usize,
+}
+
+impl From<LimitArgs> for Limits {
+    fn from(args: LimitArgs) -> Limits {
+        Limits {
+            max_query_bytes: args.max_query_bytes,
+            max_depth: args.max_depth,
+            max_fields: args.max_fields,
+            max_nodes: args.max_nodes,
+            max_aliases: args.max_aliases,
+            max_directives: args.max_directives,
+            max_operations: args.max_operations,
+            max_fragments: args.max_fragments,
+            max_list_items: args.max_list_items,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -139,10 +199,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "serving GraphQL on http://{address}/graphql, GraphiQL on http://{address}/"
         );
         let store = opened.store;
-        let router = http::router(schema::build_schema(store.clone()), store.clone());
-        http::serve(listener, router, store, http::shutdown_signal())
-            .await
-            .context("server failed")
+        let http_limits = http::HttpLimits {
+            max_body_bytes: args.max_body_kib.saturating_mul(1024),
+            header_read_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
+        };
+        let router = http::router(
+            schema::build_schema(store.clone(), args.limits.into()),
+            store.clone(),
+            http_limits,
+        );
+        http::serve(
+            listener,
+            router,
+            store,
+            http_limits,
+            http::shutdown_signal(),
+        )
+        .await
+        .context("server failed")
     })?;
     Ok(ExitCode::SUCCESS)
 }

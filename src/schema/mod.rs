@@ -8,6 +8,7 @@ mod agreement;
 mod country;
 mod facility;
 mod incident;
+pub mod limits;
 mod organization;
 mod person;
 mod query;
@@ -22,12 +23,14 @@ pub use agreement::Agreement;
 pub use country::Country;
 pub use facility::Facility;
 pub use incident::Incident;
+pub use limits::Limits;
 pub use organization::Organization;
 pub use person::Person;
 pub use query::{Node, QueryRoot, SearchResult};
 pub use relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 use crate::store::{List, Record, Store, StoreError};
+use limits::QueryGuard;
 use relay::{Connection, PageArgs};
 
 /// The executable schema served over HTTP.
@@ -35,10 +38,11 @@ pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Builds the schema over an open, seeded store.
-pub fn build_schema(store: Store) -> AppSchema {
+/// Builds the schema over an open, seeded store, refusing queries beyond `limits`.
+pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store)
+        .extension(QueryGuard(limits))
         .finish()
 }
 

@@ -8,25 +8,35 @@ use tokio::sync::oneshot;
 
 use crate::support::TestApp;
 
-struct Server {
-    address: SocketAddr,
+pub struct Server {
+    pub address: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _app: TestApp,
 }
 
 impl Server {
-    async fn spawn() -> Server {
+    pub async fn spawn() -> Server {
         let app = TestApp::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
         let address = listener.local_addr().expect("address");
-        let router = http::router(schema::build_schema(app.store.clone()), app.store.clone());
+        let router = http::router(
+            schema::build_schema(app.store.clone(), Default::default()),
+            app.store.clone(),
+            http::HttpLimits::default(),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(http::serve(listener, router, app.store.clone(), async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(http::serve(
+            listener,
+            router,
+            app.store.clone(),
+            http::HttpLimits::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Server {
             address,
             stop: Some(stop),
@@ -35,11 +45,11 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
-    async fn shutdown(mut self) {
+    pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

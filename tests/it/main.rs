@@ -2,7 +2,9 @@
 
 mod cli;
 mod contract;
+mod hostile;
 mod http;
+mod http_limits;
 mod queries;
 mod seed;
 mod store;

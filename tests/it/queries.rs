@@ -178,7 +178,7 @@ async fn a_cursor_stays_valid_when_records_are_added_before_it() {
     let mut options = kyrgyz_relations::app::Options::new(data_dir.path());
     options.seed_dir = Some(seed.path().to_owned());
     let opened = crate::support::open(&options);
-    let grown = kyrgyz_relations::schema::build_schema(opened.store);
+    let grown = kyrgyz_relations::schema::build_schema(opened.store, Default::default());
     let after_change = serde_json::to_value(grown.execute(after.as_str()).await).expect("json");
     assert_eq!(after_change["data"], before_change);
 }

@@ -141,7 +141,7 @@ async fn a_corrupted_record_is_an_internal_error_that_leaks_nothing() {
         db.flush().expect("flushes");
     }
     let opened = open(&Options::new(data.path()));
-    let schema = build_schema(opened.store);
+    let schema = build_schema(opened.store, Default::default());
     let response = schema
         .execute(r#"{ country(code: "RU") { name } kg: country(code: "KG") { name } }"#)
         .await;

@@ -23,7 +23,7 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let opened = open(&Options::new(data_dir.path()));
         TestApp {
-            schema: build_schema(opened.store.clone()),
+            schema: build_schema(opened.store.clone(), Default::default()),
             store: opened.store,
             _data_dir: data_dir,
         }
