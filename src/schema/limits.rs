@@ -130,20 +130,26 @@ pub fn check_text(query: &str, limits: &Limits) -> Result<(), String> {
     while index < bytes.len() {
         match bytes[index] {
             b'#' => {
-                while index < bytes.len() && bytes[index] != b'\n' {
+                // A comment runs to the end of the line; GraphQL ends lines at `\n` or `\r`.
+                while index < bytes.len() && !matches!(bytes[index], b'\n' | b'\r') {
                     index += 1;
                 }
             }
             b'"' if bytes[index..].starts_with(b"\"\"\"") => {
                 index += 3;
+                // A block string's only escape is `\"""`; any other backslash is literal.
                 while index < bytes.len() && !bytes[index..].starts_with(b"\"\"\"") {
-                    index += if bytes[index] == b'\\' { 2 } else { 1 };
+                    index += if bytes[index..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
                 }
                 index += 2;
             }
             b'"' => {
                 index += 1;
-                while index < bytes.len() && bytes[index] != b'"' && bytes[index] != b'\n' {
+                while index < bytes.len() && !matches!(bytes[index], b'"' | b'\n' | b'\r') {
                     index += if bytes[index] == b'\\' { 2 } else { 1 };
                 }
             }
@@ -415,6 +421,18 @@ mod tests {
         assert!(check_text(&quoted, &limits).is_ok());
         let block = format!("{{ a(x: \"\"\"{}\"\"\") }}", "(".repeat(60));
         assert!(check_text(&block, &limits).is_ok());
+        // A carriage return ends a comment too (found by the `properties` test).
+        let after_comment = format!("{{ a # \r(x: {}1{}) }}", "[".repeat(60), "]".repeat(60));
+        assert!(check_text(&after_comment, &limits).is_err());
+        // In a block string `\"""` is escaped but `\"` is not (found by `properties` too).
+        let escaped = format!(
+            "{{ a(x: \"\"\"\\\"\"\"\" \"\"\" k: {}1{}) }}",
+            "[".repeat(60),
+            "]".repeat(60)
+        );
+        assert!(check_text(&escaped, &limits).is_err());
+        let inside = format!("{{ a(x: \"\"\"\\\"\"\"{}\"\"\") }}", "[".repeat(60));
+        assert!(check_text(&inside, &limits).is_ok());
     }
 
     #[test]

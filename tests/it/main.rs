@@ -5,6 +5,7 @@ mod contract;
 mod hostile;
 mod http;
 mod http_limits;
+mod properties;
 mod queries;
 mod seed;
 mod store;
