@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::seed::{SeedError, SeedSource};
-use crate::store::{self, ImportSummary, Store, StoreError, StoreState};
+use crate::store::{self, ImportSummary, Manifest, Store, StoreError, StoreState};
 
 /// Where the data lives and which seed it comes from.
 #[derive(Clone, Debug)]
@@ -71,44 +71,89 @@ pub struct Opened {
 }
 
 /// Opens the store, importing the seed when the store is empty, was left half-imported,
-/// or `reseed` is set. A store holding another seed or format is refused, untouched.
+/// or `reseed` is set. A store holding another seed or format is refused, untouched; so is
+/// one that lost data its manifest says it had.
 pub fn open_store(options: &Options) -> Result<Opened, AppError> {
     let seed = match &options.seed_dir {
         Some(dir) => SeedSource::from_dir(dir)?,
         None => SeedSource::embedded(),
     };
     let seed_hash = seed.content_hash();
-    std::fs::create_dir_all(&options.data_dir).map_err(|source| StoreError::Open {
-        path: options.data_dir.clone(),
+    let dir = &options.data_dir;
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
+        path: dir.clone(),
         source: source.into(),
     })?;
-    let store = Store::open(&options.data_dir, options.cache_bytes)?;
-    let state = store.state()?;
-    let needs_import = match &state {
+    let manifest = Manifest::read(dir)?;
+    let store = Store::open(dir, options.cache_bytes)?;
+    let damaged = |reason: String| {
+        AppError::Store(StoreError::Damaged {
+            path: dir.clone(),
+            reason: format!(
+                "{reason}. Nothing was changed. Restore the data directory from a backup, or \
+                 start with --reseed to rebuild it from the seed"
+            ),
+        })
+    };
+    let needs_import = match (store.state()?, &manifest) {
         _ if options.reseed => true,
-        StoreState::Empty => true,
-        StoreState::Incomplete => {
-            tracing::warn!(data_dir = %options.data_dir.display(), "found an unfinished import; importing again");
+        (StoreState::Empty, None) => true,
+        (StoreState::Incomplete, None) => {
+            tracing::warn!(data_dir = %dir.display(), "found an unfinished import; importing again");
             true
         }
-        StoreState::Ready { format, .. } if *format != store::FORMAT_VERSION => {
+        (StoreState::Empty, Some(manifest)) => {
+            return Err(damaged(format!(
+                "it is empty, but its manifest says an import wrote {} records: its files were \
+                 deleted or damaged",
+                manifest.records
+            )));
+        }
+        (StoreState::Incomplete, Some(_)) => {
+            return Err(damaged(
+                "its manifest says an import finished, but the store's own completion marker is \
+                 missing"
+                    .to_owned(),
+            ));
+        }
+        (StoreState::Ready { format, .. }, _) if format != store::FORMAT_VERSION => {
             return Err(AppError::FormatChanged {
-                data_dir: options.data_dir.clone(),
-                found: *format,
+                data_dir: dir.clone(),
+                found: format,
                 expected: store::FORMAT_VERSION,
             });
         }
-        StoreState::Ready {
-            seed_hash: stored, ..
-        } if *stored != seed_hash => {
+        (
+            StoreState::Ready {
+                seed_hash: stored, ..
+            },
+            _,
+        ) if stored != seed_hash => {
             return Err(AppError::SeedChanged {
-                data_dir: options.data_dir.clone(),
-                stored: stored.clone(),
+                data_dir: dir.clone(),
+                stored,
                 current: seed_hash,
                 origin: seed.origin().to_owned(),
             });
         }
-        StoreState::Ready { .. } => false,
+        (StoreState::Ready { .. }, manifest) => {
+            let marker = store
+                .marker_manifest()?
+                .ok_or_else(|| damaged("its completion marker vanished".to_owned()))?;
+            let held = store.total_records()?;
+            match manifest {
+                Some(manifest) if *manifest != marker || held != manifest.records => {
+                    return Err(damaged(format!(
+                        "its manifest ({} records, seed {}) disagrees with the store ({held} records, seed {})",
+                        manifest.records, manifest.seed_hash, marker.seed_hash
+                    )));
+                }
+                Some(_) => {}
+                // The process stopped between finishing the import and writing the manifest.
+                None => marker.write(dir)?,
+            }
+            false
+        }
     };
     let imported = if needs_import {
         // Validation happens before the store is touched: an invalid seed writes nothing.

@@ -28,6 +28,16 @@ enum Command {
     Check(CheckArgs),
     /// Print the schema in GraphQL SDL (the contents of schema.graphql).
     Schema,
+    /// Check a store offline: every value decodes, every index entry points at a record and
+    /// back, every count matches the manifest. Exits non-zero on any problem.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The directory of the sled store to check.
+    #[arg(long, env = "KYRGYZ_RELATIONS_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
 }
 
 #[derive(Args, Clone)]
@@ -132,6 +142,7 @@ fn main() -> ExitCode {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Check(args)) => check(args),
+        Some(Command::Verify(args)) => verify(args),
         Some(Command::Schema) => {
             print!("{}", schema::sdl());
             Ok(ExitCode::SUCCESS)
@@ -170,6 +181,34 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.data_dir.is_dir(),
+        "{} is not a directory holding a store",
+        args.data_dir.display()
+    );
+    let store = store::Store::open(&args.data_dir, store::DEFAULT_CACHE_BYTES)?;
+    let problems = store.verify()?;
+    if problems.is_empty() {
+        let records = store.total_records()?;
+        println!(
+            "store {} is sound: {records} records, every index entry checked",
+            args.data_dir.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "store {} has {} problem(s):",
+            args.data_dir.display(),
+            problems.len()
+        );
+        for problem in &problems {
+            eprintln!("  {problem}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let options = app::Options {
         data_dir: args.data_dir.clone(),
@@ -195,6 +234,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let address = listener
             .local_addr()
             .context("cannot read the listening address")?;
+        let shutdown =
+            http::shutdown_signal().context("cannot install the SIGINT and SIGTERM handlers")?;
         tracing::info!(
             "serving GraphQL on http://{address}/graphql, GraphiQL on http://{address}/"
         );
@@ -209,15 +250,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             store.clone(),
             http_limits,
         );
-        http::serve(
-            listener,
-            router,
-            store,
-            http_limits,
-            http::shutdown_signal(),
-        )
-        .await
-        .context("server failed")
+        http::serve(listener, router, store, http_limits, shutdown)
+            .await
+            .context("server failed")
     })?;
     Ok(ExitCode::SUCCESS)
 }

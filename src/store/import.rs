@@ -11,7 +11,8 @@ use crate::model::{Actor, Dataset, RecordKind};
 
 use super::keys::{self, Link};
 use super::{
-    codec, sled_error, Record, Store, StoreError, FORMAT_VERSION, META_FORMAT, META_SEED_HASH,
+    codec, sled_error, Manifest, Record, Store, StoreError, FORMAT_VERSION, META_FORMAT,
+    META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
 };
 
 /// sled applies a batch atomically and holds it in memory; this bounds that memory.
@@ -29,6 +30,9 @@ impl Store {
     #[tracing::instrument(skip_all, fields(records = dataset.record_count()))]
     pub fn import(&self, dataset: &Dataset, seed_hash: &str) -> Result<ImportSummary, StoreError> {
         let inner = &self.inner;
+        // From here until the end, neither the manifest nor the marker claims a finished
+        // import, so a crash leaves a store that the next start imports again.
+        Manifest::remove(&inner.path)?;
         inner
             .meta
             .clear()
@@ -85,11 +89,20 @@ impl Store {
         let mut marker = sled::Batch::default();
         marker.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes());
         marker.insert(META_SEED_HASH, seed_hash.as_bytes());
+        marker.insert(META_RECORDS, &records.to_be_bytes());
+        marker.insert(META_INDEX_ENTRIES, &index_entries.to_be_bytes());
         inner
             .meta
             .apply_batch(marker)
             .map_err(|source| sled_error(keys::META_TREE, source))?;
         self.flush()?;
+        Manifest {
+            format_version: FORMAT_VERSION,
+            seed_hash: seed_hash.to_owned(),
+            records,
+            index_entries,
+        }
+        .write(&inner.path)?;
         tracing::info!(records, index_entries, "import complete");
         Ok(ImportSummary {
             records,

@@ -7,7 +7,9 @@
 pub mod codec;
 mod import;
 pub mod keys;
+mod manifest;
 pub mod search;
+mod verify;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -22,6 +24,7 @@ pub use codec::CodecError;
 pub use import::ImportSummary;
 pub use keys::Link;
 use keys::SortKey;
+pub use manifest::Manifest;
 use search::Searchable;
 
 /// The layout of trees and keys plus the codec's value version. A store written in another
@@ -37,6 +40,10 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("cannot open the store in {path}: {source}")]
     Open { path: PathBuf, source: sled::Error },
+    #[error("the store in {path} is damaged: {reason}")]
+    Damaged { path: PathBuf, reason: String },
+    #[error("the store manifest {path}: {reason}")]
+    Manifest { path: PathBuf, reason: String },
     #[error("store operation on tree `{tree}` failed: {source}")]
     Sled { tree: String, source: sled::Error },
     #[error("corrupt value in tree `{tree}` under key {key:?}: {source}")]
@@ -157,27 +164,25 @@ struct Inner {
 
 const META_FORMAT: &[u8] = b"format";
 const META_SEED_HASH: &[u8] = b"seed-hash";
+const META_RECORDS: &[u8] = b"records";
+const META_INDEX_ENTRIES: &[u8] = b"index-entries";
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`. Fails clearly if another process
     /// has it open.
     #[tracing::instrument]
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|source| match &source {
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::Locked {
-                        path: dir.to_owned(),
-                    }
-                }
-                _ => StoreError::Open {
+        let db = open_catching_panics(dir, cache_bytes)?.map_err(|source| match &source {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                StoreError::Locked {
                     path: dir.to_owned(),
-                    source,
-                },
-            })?;
+                }
+            }
+            _ => StoreError::Open {
+                path: dir.to_owned(),
+                source,
+            },
+        })?;
         let open = |name: &str| {
             db.open_tree(name).map_err(|source| StoreError::Open {
                 path: dir.to_owned(),
@@ -386,6 +391,35 @@ impl Store {
         Ok(matches)
     }
 
+    /// The manifest of the finished import this store holds, rebuilt from sled's own
+    /// marker; `None` when no import finished.
+    pub fn marker_manifest(&self) -> Result<Option<Manifest>, StoreError> {
+        let StoreState::Ready { format, seed_hash } = self.state()? else {
+            return Ok(None);
+        };
+        let number = |key: &[u8]| -> Result<u64, StoreError> {
+            let value = self
+                .inner
+                .meta
+                .get(key)
+                .map_err(|source| sled_error(keys::META_TREE, source))?;
+            Ok(value
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+                .map_or(0, u64::from_be_bytes))
+        };
+        Ok(Some(Manifest {
+            format_version: format,
+            seed_hash,
+            records: number(META_RECORDS)?,
+            index_entries: number(META_INDEX_ENTRIES)?,
+        }))
+    }
+
+    /// The number of records of all kinds together, from the counts the import wrote.
+    pub fn total_records(&self) -> Result<u64, StoreError> {
+        Ok(self.record_counts()?.values().sum())
+    }
+
     /// The number of records of each kind.
     pub fn record_counts(&self) -> Result<BTreeMap<RecordKind, u64>, StoreError> {
         RecordKind::ALL
@@ -416,6 +450,30 @@ impl Store {
 }
 
 /// The bounds of `range` within the keys starting with `prefix`.
+/// Opens sled, turning the panics some damaged files cause into an error.
+fn open_catching_panics(
+    dir: &Path,
+    cache_bytes: u64,
+) -> Result<sled::Result<sled::Db>, StoreError> {
+    let config = sled::Config::new().path(dir).cache_capacity(cache_bytes);
+    // The default hook would print the panic and its location; the error says it instead.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()));
+    std::panic::set_hook(hook);
+    opened.map_err(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "sled could not read its files".to_owned());
+        StoreError::Damaged {
+            path: dir.to_owned(),
+            reason: format!("sled failed while opening it ({detail})"),
+        }
+    })
+}
+
 fn bounds(prefix: &[u8], range: KeyRange<'_>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let with_prefix = |suffix: &[u8]| [prefix, suffix].concat();
     let lower = match range.lower {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod contract;
+mod crash;
 mod hostile;
 mod http;
 mod http_limits;

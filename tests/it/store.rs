@@ -4,7 +4,7 @@
 use kyrgyz_relations::app::{self, AppError, Options};
 use kyrgyz_relations::model::RecordKind;
 use kyrgyz_relations::schema::build_schema;
-use kyrgyz_relations::store::{Store, StoreError, StoreState};
+use kyrgyz_relations::store::{Manifest, Store, StoreError, StoreState};
 
 use crate::support::{edit_seed, open, raw_sled, record, retry_locked, seed_copy, try_open};
 
@@ -33,7 +33,9 @@ fn an_interrupted_import_is_finished_by_the_next_start() {
     let options = Options::new(data.path());
     let complete = total(&open(&options).store);
 
-    // What a kill -9 before the completion marker leaves: some trees written, no marker.
+    // What a kill -9 before the completion marker leaves: the manifest removed (the
+    // import's first step), some trees written, no marker.
+    std::fs::remove_file(Manifest::path(data.path())).expect("removes the manifest");
     {
         let db = raw_sled(data.path());
         db.open_tree("meta").expect("meta").clear().expect("clears");
@@ -175,4 +177,125 @@ fn every_record_kind_has_an_ordered_list_and_a_count() {
         );
         assert!(!entries.is_empty(), "{kind:?}");
     }
+}
+
+/// Imports the embedded seed into a new data directory and closes it.
+fn seeded_dir() -> tempfile::TempDir {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    drop(open(&Options::new(data.path())));
+    data
+}
+
+fn assert_refused_untouched(data: &std::path::Path, case: &str) {
+    let manifest_before = std::fs::read(Manifest::path(data)).expect("the manifest exists");
+    let result = std::panic::catch_unwind(|| try_open(&Options::new(data)));
+    let outcome = result.unwrap_or_else(|_| panic!("{case}: opening a damaged store panicked"));
+    let error = match outcome {
+        Ok(_) => panic!("{case}: a damaged store was opened as if sound"),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        error.contains(&data.display().to_string()),
+        "{case}: the error does not name the data dir: {error}"
+    );
+    assert!(!error.contains("panicked at"), "{case}: {error}");
+    assert_eq!(
+        std::fs::read(Manifest::path(data)).expect("the manifest is still there"),
+        manifest_before,
+        "{case}: the store was re-seeded"
+    );
+}
+
+/// Something done to a store's `db` file.
+type Damage = fn(&std::path::Path);
+
+#[test]
+fn damaged_store_files_are_refused_not_reseeded() {
+    let damages: [(&str, Damage); 4] = [
+        ("truncated", |db| {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(db)
+                .expect("opens");
+            let length = file.metadata().expect("metadata").len();
+            file.set_len(length / 3).expect("truncates");
+        }),
+        ("zeroed", |db| {
+            let length = std::fs::metadata(db).expect("metadata").len();
+            std::fs::write(db, vec![0u8; length as usize]).expect("zeroes");
+        }),
+        ("overwritten", |db| {
+            let mut bytes = std::fs::read(db).expect("reads");
+            let start = bytes.len() / 4;
+            for (offset, byte) in bytes[start..].iter_mut().enumerate() {
+                *byte = (offset * 7 + 13) as u8;
+            }
+            std::fs::write(db, bytes).expect("overwrites");
+        }),
+        ("deleted", |db| std::fs::remove_file(db).expect("deletes")),
+    ];
+    for (case, damage) in damages {
+        let data = seeded_dir();
+        // Wait out this process's own lock on the directory before damaging it.
+        drop(retry_locked(|| Store::open(data.path(), 1 << 20)));
+        damage(&data.path().join("db"));
+        assert_refused_untouched(data.path(), case);
+    }
+}
+
+#[test]
+fn a_lost_completion_marker_with_a_manifest_is_refused() {
+    let data = seeded_dir();
+    {
+        let db = raw_sled(data.path());
+        db.open_tree("meta").expect("meta").clear().expect("clears");
+        db.flush().expect("flushes");
+    }
+    assert_refused_untouched(data.path(), "marker lost");
+}
+
+#[test]
+fn a_missing_manifest_after_a_finished_import_is_rewritten() {
+    let data = seeded_dir();
+    let manifest = std::fs::read_to_string(Manifest::path(data.path())).expect("a manifest");
+    std::fs::remove_file(Manifest::path(data.path())).expect("removes");
+    let reopened = open(&Options::new(data.path()));
+    assert!(
+        reopened.imported.is_none(),
+        "the finished import was redone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(Manifest::path(data.path())).expect("rewritten"),
+        manifest
+    );
+}
+
+#[test]
+fn verify_finds_a_sound_store_sound_and_names_damage() {
+    let data = seeded_dir();
+    {
+        let store = retry_locked(|| Store::open(data.path(), 1 << 20));
+        assert_eq!(store.verify().expect("verifies"), Vec::<String>::new());
+    }
+    {
+        let db = raw_sled(data.path());
+        db.open_tree("records/facilities")
+            .expect("tree")
+            .insert("kant-air-base", &[1u8, 9, 9][..])
+            .expect("writes");
+        db.open_tree("records/incidents")
+            .expect("tree")
+            .remove("ferghana-clashes-2013")
+            .expect("removes");
+        db.flush().expect("flushes");
+    }
+    let store = retry_locked(|| Store::open(data.path(), 1 << 20));
+    let problems = store.verify().expect("verifies");
+    let all = problems.join("\n");
+    assert!(
+        all.contains("records/facilities` key `kant-air-base`"),
+        "{all}"
+    );
+    assert!(all.contains("ferghana-clashes-2013"), "{all}");
+    assert!(all.contains("manifest says"), "{all}");
 }
