@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per boundary.
 
 mod cli;
+mod conformance;
 mod contract;
 mod crash;
 mod hostile;
