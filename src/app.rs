@@ -50,6 +50,12 @@ pub enum AppError {
         current: String,
         origin: String,
     },
+    #[error("cannot import the seed into the store in {data_dir}: {source}")]
+    Import {
+        data_dir: PathBuf,
+        #[source]
+        source: StoreError,
+    },
     #[error(
         "the store in {data_dir} uses storage format {found}, and this binary reads format \
          {expected}; nothing was changed. Start with --reseed to rebuild it from the seed"
@@ -158,7 +164,13 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
     let imported = if needs_import {
         // Validation happens before the store is touched: an invalid seed writes nothing.
         let dataset = seed.validate()?;
-        Some(store.import(&dataset, &seed_hash)?)
+        let summary = store
+            .import(&dataset, &seed_hash)
+            .map_err(|source| AppError::Import {
+                data_dir: dir.clone(),
+                source,
+            })?;
+        Some(summary)
     } else {
         None
     };

@@ -149,9 +149,23 @@ fn main() -> ExitCode {
         }
     };
     result.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
+        eprintln!("error: {}", describe(&error));
         ExitCode::FAILURE
     })
+}
+
+/// The error and its causes on one line. Our errors often repeat their cause in their
+/// own message (so a log line of one error is complete); a cause already said is skipped.
+fn describe(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

@@ -2,14 +2,14 @@
 //! (pinned in `tests/conformance/package.json`), run by `tests/conformance/audit.mjs`
 //! against the real router on an ephemeral port. Needs Node.js 18+ and npm on `PATH`.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::http::Server;
+use crate::support::{run_bounded, shown};
 
 /// The version of `graphql-http` that `package.json` pins, and its number of server audits.
 const GRAPHQL_HTTP_VERSION: &str = "1.23.1";
@@ -168,62 +168,4 @@ fn tool_output(command: &mut Command, tool: &str) -> String {
         ),
         Err(error) => panic!("cannot run `{tool}`: {error}.\n{install}"),
     }
-}
-
-/// Runs `command` to completion with its output captured, killing it after `timeout`.
-fn run_bounded(mut command: Command, timeout: Duration) -> Result<Output, String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("cannot start: {error}"))?;
-    // Drain both pipes while waiting, so a chatty child never blocks on a full pipe.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|pipe| Box::new(pipe) as _));
-    let stderr = drain(child.stderr.take().map(|pipe| Box::new(pipe) as _));
-    let deadline = Instant::now() + timeout;
-    let (status, timed_out) = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break (status, false),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                break (child.wait().map_err(|error| error.to_string())?, true);
-            }
-            Err(error) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("cannot be waited for: {error}"));
-            }
-        }
-    };
-    let output = Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
-    if timed_out {
-        return Err(format!(
-            "took longer than {timeout:?} and was killed:\n{}",
-            shown(&output)
-        ));
-    }
-    Ok(output)
-}
-
-fn shown(output: &Output) -> String {
-    format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&output.stdout).trim_end(),
-        String::from_utf8_lossy(&output.stderr).trim_end()
-    )
 }

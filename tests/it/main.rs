@@ -4,6 +4,7 @@ mod cli;
 mod conformance;
 mod contract;
 mod crash;
+mod disk;
 mod hostile;
 mod http;
 mod http_limits;

@@ -1,7 +1,10 @@
 //! Test helpers: an app on the embedded seed in a temporary data directory, built the way
 //! `main` builds it, queried in-process or over a real socket.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use kyrgyz_relations::app::{self, AppError, Opened, Options};
 use kyrgyz_relations::schema::{build_schema, AppSchema};
@@ -121,4 +124,63 @@ pub fn retry_locked<T, E: std::fmt::Display>(attempt: impl Fn() -> Result<T, E>)
 /// Opens the data directory with sled directly, to simulate crashes and damage.
 pub fn raw_sled(path: &Path) -> sled::Db {
     retry_locked(|| sled::open(path))
+}
+
+/// Runs `command` to completion with its output captured, killing it after `timeout`.
+pub fn run_bounded(mut command: Command, timeout: Duration) -> Result<Output, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot start: {error}"))?;
+    // Drain both pipes while waiting, so a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|pipe| Box::new(pipe) as _));
+    let stderr = drain(child.stderr.take().map(|pipe| Box::new(pipe) as _));
+    let deadline = Instant::now() + timeout;
+    let (status, timed_out) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (status, false),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                break (child.wait().map_err(|error| error.to_string())?, true);
+            }
+            Err(error) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("cannot be waited for: {error}"));
+            }
+        }
+    };
+    let output = Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    if timed_out {
+        return Err(format!(
+            "took longer than {timeout:?} and was killed:\n{}",
+            shown(&output)
+        ));
+    }
+    Ok(output)
+}
+
+/// A command's stdout and stderr, for a failure message.
+pub fn shown(output: &Output) -> String {
+    format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&output.stdout).trim_end(),
+        String::from_utf8_lossy(&output.stderr).trim_end()
+    )
 }
