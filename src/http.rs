@@ -499,12 +499,31 @@ async fn execute(
     format: Format,
     id: Option<&RequestId>,
 ) -> Response {
-    let response = schema.execute(request).await;
+    let mut response = schema.execute(request).await;
     // Errors without a path happened before execution: parsing, validation, variables.
     let failed_before_execution = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|error| error.path.is_empty());
-    let mut body = match serde_json::to_value(&response) {
+    if let Some(id) = id {
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code") == Some(&async_graphql::Value::from("INTERNAL")) {
+                extensions.set("requestId", id.0.clone());
+            }
+        }
+    }
+    // Serialized straight from the response, so fields keep the order of the selection set.
+    let (status, body) = match format {
+        Format::GraphqlResponseJson if failed_before_execution => (
+            StatusCode::BAD_REQUEST,
+            serde_json::to_vec(&ErrorsOnly {
+                errors: &response.errors,
+                extensions: &response.extensions,
+            }),
+        ),
+        _ => (StatusCode::OK, serde_json::to_vec(&response)),
+    };
+    let body = match body {
         Ok(body) => body,
         Err(error) => {
             tracing::error!(%error, "cannot serialize a response");
@@ -516,28 +535,21 @@ async fn execute(
             );
         }
     };
-    if let (Some(errors), Some(id)) = (body.get_mut("errors").and_then(Value::as_array_mut), id) {
-        for error in errors {
-            if error["extensions"]["code"] == "INTERNAL" {
-                error["extensions"]["requestId"] = json!(id.0);
-            }
-        }
-    }
-    let status = match format {
-        Format::GraphqlResponseJson if failed_before_execution => {
-            if let Some(object) = body.as_object_mut() {
-                object.remove("data");
-            }
-            StatusCode::BAD_REQUEST
-        }
-        _ => StatusCode::OK,
-    };
-    let mut http = (status, body.to_string()).into_response();
+    let mut http = (status, body).into_response();
     http.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
     http
+}
+
+/// A response that failed before execution, under `application/graphql-response+json`:
+/// the spec leaves out `data` entirely.
+#[derive(serde::Serialize)]
+struct ErrorsOnly<'a> {
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 async fn graphiql() -> Html<String> {

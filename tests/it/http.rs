@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use kyrgyz_relations::store::Store;
 use kyrgyz_relations::{http, schema};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -12,26 +13,34 @@ pub struct Server {
     pub address: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _app: TestApp,
+    /// What must outlive the server: its data directory.
+    _keep: Box<dyn std::any::Any + Send>,
 }
 
 impl Server {
+    /// The router `main` serves, over a freshly seeded store.
     pub async fn spawn() -> Server {
         let app = TestApp::new();
+        let store = app.store.clone();
+        Server::spawn_store(store, Box::new(app)).await
+    }
+
+    /// The router `main` serves, over `store`; `keep` lives as long as the server.
+    pub async fn spawn_store(store: Store, keep: Box<dyn std::any::Any + Send>) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
         let address = listener.local_addr().expect("address");
         let router = http::router(
-            schema::build_schema(app.store.clone(), Default::default()),
-            app.store.clone(),
+            schema::build_schema(store.clone(), Default::default()),
+            store.clone(),
             http::HttpLimits::default(),
         );
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(http::serve(
             listener,
             router,
-            app.store.clone(),
+            store,
             http::HttpLimits::default(),
             async {
                 let _ = stopped.await;
@@ -41,7 +50,7 @@ impl Server {
             address,
             stop: Some(stop),
             task,
-            _app: app,
+            _keep: keep,
         }
     }
 
@@ -114,6 +123,34 @@ async fn post_and_get_answer_queries() {
         .await
         .expect("GET");
     assert_eq!(bad.status(), 400);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn response_fields_keep_the_order_of_the_selection_set() {
+    let server = Server::spawn().await;
+    let client = reqwest::Client::new();
+    for (query, expected) in [
+        (
+            r#"{ country(code: "RU") { name code slug } }"#,
+            r#"{"data":{"country":{"name":"Russia","code":"RU","slug":"russia"}}}"#,
+        ),
+        (
+            r#"{ country(code: "RU") { slug code name } }"#,
+            r#"{"data":{"country":{"slug":"russia","code":"RU","name":"Russia"}}}"#,
+        ),
+    ] {
+        let body = client
+            .post(server.url("/graphql"))
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .expect("POST")
+            .text()
+            .await
+            .expect("a body");
+        assert_eq!(body, expected, "{query}");
+    }
     server.shutdown().await;
 }
 

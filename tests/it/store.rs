@@ -143,6 +143,7 @@ async fn a_corrupted_record_is_an_internal_error_that_leaks_nothing() {
         db.flush().expect("flushes");
     }
     let opened = open(&Options::new(data.path()));
+    let schema_store = opened.store.clone();
     let schema = build_schema(opened.store, Default::default());
     let response = schema
         .execute(r#"{ country(code: "RU") { name } kg: country(code: "KG") { name } }"#)
@@ -158,6 +159,22 @@ async fn a_corrupted_record_is_an_internal_error_that_leaks_nothing() {
         !message.contains("russia") && !message.contains("records/") && !message.contains("decode"),
         "{message}"
     );
+
+    // Over HTTP the error also carries the request id, to find the log line.
+    let server = crate::http::Server::spawn_store(schema_store, Box::new(data)).await;
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/graphql"))
+        .header("x-request-id", "corrupt-7")
+        .json(&serde_json::json!({ "query": r#"{ country(code: "RU") { name } }"# }))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], "corrupt-7");
+    server.shutdown().await;
 }
 
 #[test]
