@@ -7,6 +7,7 @@
 mod agreement;
 mod country;
 mod facility;
+mod field_errors;
 mod incident;
 pub mod limits;
 mod organization;
@@ -30,6 +31,7 @@ pub use query::{Node, QueryRoot, SearchResult};
 pub use relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 use crate::store::{List, Record, Store, StoreError};
+use field_errors::FieldErrorNulls;
 use limits::QueryGuard;
 use relay::{Connection, PageArgs};
 
@@ -43,6 +45,7 @@ pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store)
         .extension(QueryGuard(limits))
+        .extension(FieldErrorNulls)
         .finish()
 }
 

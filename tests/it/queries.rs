@@ -182,3 +182,65 @@ async fn a_cursor_stays_valid_when_records_are_added_before_it() {
     let after_change = serde_json::to_value(grown.execute(after.as_str()).await).expect("json");
     assert_eq!(after_change["data"], before_change);
 }
+
+/// The `path`s of a response's errors, sorted.
+fn error_paths(response: &Value) -> Vec<String> {
+    let mut paths: Vec<String> = response["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|error| error["path"].to_string())
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[tokio::test]
+async fn a_failed_field_is_null_and_a_non_null_one_nulls_its_nearest_nullable_parent() {
+    let app = TestApp::new();
+    let response = app
+        .execute(
+            r#"{
+                a: node(id: "x") { id }
+                kg: country(code: "KG") { name agreements(first: 1000) { totalCount } }
+                tj: country(code: "TJ") { name }
+            }"#,
+        )
+        .await;
+    assert_eq!(
+        response["data"],
+        serde_json::json!({ "a": null, "kg": null, "tj": { "name": "Tajikistan" } }),
+        "{response:#}"
+    );
+    assert_eq!(
+        error_paths(&response),
+        [r#"["a"]"#, r#"["kg","agreements"]"#],
+        "one error per failed field: {response:#}"
+    );
+
+    // A non-null root field that fails leaves nothing to return: `data` is null.
+    let response = app
+        .execute(r#"{ countries(first: 101) { totalCount } kg: country(code: "KG") { name } }"#)
+        .await;
+    assert_eq!(response["data"], Value::Null, "{response:#}");
+    assert_eq!(error_paths(&response), [r#"["countries"]"#]);
+
+    // Deeper: a failure inside a list item nulls up to the nullable `country`.
+    let response = app
+        .execute(
+            r#"{ country(code: "RU") { code agreements(first: 2) { nodes { title facilities(first: 500) { totalCount } } } } }"#,
+        )
+        .await;
+    assert_eq!(
+        response["data"],
+        serde_json::json!({ "country": null }),
+        "{response:#}"
+    );
+    assert_eq!(
+        error_paths(&response),
+        [
+            r#"["country","agreements","nodes",0,"facilities"]"#,
+            r#"["country","agreements","nodes",1,"facilities"]"#
+        ]
+    );
+}
