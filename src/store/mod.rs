@@ -449,8 +449,10 @@ impl Store {
     }
 }
 
-/// The bounds of `range` within the keys starting with `prefix`.
 /// Opens sled, turning the panics some damaged files cause into an error.
+///
+/// The panic hook is process-wide: while sled opens, a panic on another thread would go
+/// unprinted. Stores open at start-up, before the server runs anything else.
 fn open_catching_panics(
     dir: &Path,
     cache_bytes: u64,
@@ -474,6 +476,7 @@ fn open_catching_panics(
     })
 }
 
+/// The bounds of `range` within the keys starting with `prefix`.
 fn bounds(prefix: &[u8], range: KeyRange<'_>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let with_prefix = |suffix: &[u8]| [prefix, suffix].concat();
     let lower = match range.lower {
