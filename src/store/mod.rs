@@ -471,7 +471,10 @@ fn open_catching_panics(
             .unwrap_or_else(|| "sled could not read its files".to_owned());
         StoreError::Damaged {
             path: dir.to_owned(),
-            reason: format!("sled failed while opening it ({detail})"),
+            reason: format!(
+                "sled failed while opening it ({detail}). Nothing was changed. Restore the \
+                 directory from a backup, or move it aside and start again to re-seed"
+            ),
         }
     })
 }
