@@ -10,6 +10,7 @@ mod http;
 mod http_limits;
 mod properties;
 mod queries;
+mod schema_check;
 mod seed;
 mod store;
 mod support;
