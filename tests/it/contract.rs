@@ -1,8 +1,14 @@
-//! The published contract: `schema.graphql` is the generated SDL, and every type, field,
-//! argument and enum value of ours carries a description.
+//! The published contract: `schema.graphql` is the generated SDL, every type, field,
+//! argument and enum value of ours carries a description, and every deprecation says when
+//! the element will be removed.
 
 use std::path::Path;
 
+use async_graphql::parser::types::{
+    ConstDirective, InputValueDefinition, InterfaceType, ObjectType, TypeKind, TypeSystemDefinition,
+};
+use async_graphql::{Positioned, Value};
+use kyrgyz_relations::model::{DatePrecision, PartialDate};
 use kyrgyz_relations::schema::sdl;
 
 use crate::support::TestApp;
@@ -158,4 +164,138 @@ async fn the_names_clients_rely_on_are_there() {
     ] {
         assert!(has(expected), "the schema lost `{expected}`");
     }
+}
+
+#[test]
+fn every_deprecation_in_schema_graphql_names_its_removal_date() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+    let sdl = std::fs::read_to_string(&path).expect("schema.graphql is readable");
+    let undated = deprecations_without_removal_date(&sdl);
+    assert!(
+        undated.is_empty(),
+        "every deprecation must say when the element goes, as GitHub's API does: \
+         `#[graphql(deprecation = \"`X` will be removed. Use `Y` instead. Removal on \
+         2026-01-01 UTC.\")]` (see CHANGELOG.md). These do not:\n{}",
+        undated.join("\n")
+    );
+}
+
+#[test]
+fn the_deprecation_check_reports_reasons_without_a_removal_date() {
+    let sdl = r#"
+type Query {
+  dated: Int @deprecated(reason: "`dated` will be removed. Use `current` instead. Removal on 2026-01-01 UTC.")
+  undated: Int @deprecated(reason: "Use `current` instead.")
+  bare: Int @deprecated
+  current(limit: Int @deprecated(reason: "Removal on 2026-02-30."), first: Int): Int
+}
+input Filter {
+  kind: Kind @deprecated(reason: "Removal on 2026-04-01 UTC.")
+  text: String @deprecated(reason: "Removal on 2026-04.")
+}
+enum Kind {
+  A
+  B @deprecated(reason: "`B` will be removed. Removal on 2026-07-01 UTC.")
+  C @deprecated(reason: "Removal soon.")
+}
+"#;
+    assert_eq!(
+        deprecations_without_removal_date(sdl),
+        [
+            "field Query.undated (line 4): \"Use `current` instead.\"",
+            "field Query.bare (line 5): no reason",
+            "argument Query.current(limit:) (line 6): \"Removal on 2026-02-30.\"",
+            "input field Filter.text (line 10): \"Removal on 2026-04.\"",
+            "enum value Kind.C (line 15): \"Removal soon.\"",
+        ]
+    );
+}
+
+/// Every `@deprecated` field, argument, input field and enum value in the SDL `sdl` whose
+/// reason does not name a removal date, with its line and reason.
+fn deprecations_without_removal_date(sdl: &str) -> Vec<String> {
+    let document = async_graphql::parser::parse_schema(sdl)
+        .unwrap_or_else(|error| panic!("the SDL does not parse: {error}"));
+    // Every element that can be deprecated, named as the failure message shows it.
+    let mut elements: Vec<(String, &[Positioned<ConstDirective>])> = Vec::new();
+    for definition in &document.definitions {
+        let ty = match definition {
+            TypeSystemDefinition::Type(ty) => &ty.node,
+            TypeSystemDefinition::Directive(directive) => {
+                let owner = format!("@{}", directive.node.name.node);
+                push_arguments(&mut elements, &owner, &directive.node.arguments);
+                continue;
+            }
+            TypeSystemDefinition::Schema(_) => continue,
+        };
+        let type_name = ty.name.node.as_str();
+        match &ty.kind {
+            TypeKind::Object(ObjectType { fields, .. })
+            | TypeKind::Interface(InterfaceType { fields, .. }) => {
+                for field in fields {
+                    let owner = format!("{type_name}.{}", field.node.name.node);
+                    elements.push((format!("field {owner}"), &field.node.directives[..]));
+                    push_arguments(&mut elements, &owner, &field.node.arguments);
+                }
+            }
+            TypeKind::InputObject(input) => {
+                for field in &input.fields {
+                    let name = format!("input field {type_name}.{}", field.node.name.node);
+                    elements.push((name, &field.node.directives[..]));
+                }
+            }
+            TypeKind::Enum(enumeration) => {
+                for value in &enumeration.values {
+                    let name = format!("enum value {type_name}.{}", value.node.value.node);
+                    elements.push((name, &value.node.directives[..]));
+                }
+            }
+            TypeKind::Scalar | TypeKind::Union(_) => {}
+        }
+    }
+
+    let mut undated = Vec::new();
+    for (element, directives) in elements {
+        for directive in directives {
+            if directive.node.name.node != "deprecated" {
+                continue;
+            }
+            let reason = match directive
+                .node
+                .get_argument("reason")
+                .map(|value| &value.node)
+            {
+                Some(Value::String(reason)) => Some(reason.as_str()),
+                _ => None,
+            };
+            if !reason.is_some_and(names_removal_date) {
+                let shown = reason.map_or("no reason".to_owned(), |reason| format!("{reason:?}"));
+                undated.push(format!("{element} (line {}): {shown}", directive.pos.line));
+            }
+        }
+    }
+    undated
+}
+
+/// Adds the arguments of `owner` (a field or a directive) to `elements`.
+fn push_arguments<'a>(
+    elements: &mut Vec<(String, &'a [Positioned<ConstDirective>])>,
+    owner: &str,
+    arguments: &'a [Positioned<InputValueDefinition>],
+) {
+    for argument in arguments {
+        let name = format!("argument {owner}({}:)", argument.node.name.node);
+        elements.push((name, &argument.node.directives[..]));
+    }
+}
+
+/// Whether a deprecation reason says when the element goes, as GitHub's API does:
+/// "Removal on 2026-01-01 UTC." (any text around it; the date must be a real day).
+fn names_removal_date(reason: &str) -> bool {
+    const MARKER: &str = "Removal on ";
+    reason.match_indices(MARKER).any(|(start, _)| {
+        let date = reason[start + MARKER.len()..].get(..10).unwrap_or_default();
+        PartialDate::parse(date)
+            .is_ok_and(|date| date.precision() == DatePrecision::Day && !date.is_interval())
+    })
 }
