@@ -6,10 +6,12 @@
 //! - `seed`: the JSON seed files in, a validated `model::Dataset` out.
 //! - `store`: sled trees written by a crash-safe import and read at query time.
 //! - `schema`: the async-graphql schema; resolvers read the store.
+//! - `graphiql`: the GraphiQL page and the files it loads, embedded by `build.rs`.
 //! - `http`: the axum router: `/graphql`, GraphiQL, `/health`; graceful shutdown.
 //! - `app`: opens or seeds the store and assembles the server, for `main` and the tests.
 
 pub mod app;
+pub mod graphiql;
 pub mod http;
 pub mod model;
 pub mod schema;
