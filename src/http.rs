@@ -10,10 +10,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -24,6 +23,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use crate::graphiql;
 use crate::schema::AppSchema;
 use crate::store::Store;
 
@@ -60,6 +60,7 @@ pub fn router(schema: AppSchema, store: Store, limits: HttpLimits) -> Router {
     let routes = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/", get(graphiql))
+        .route("/graphiql/{file}", get(graphiql_asset))
         .route("/health", get(health))
         .fallback(not_found)
         .with_state(AppState {
@@ -552,13 +553,26 @@ struct ErrorsOnly<'a> {
     extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
+/// The GraphiQL page; its scripts come from `graphiql_asset`, or from a CDN when the build
+/// could not embed them.
 async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("kyrgyz-relations: Kyrgyzstan's foreign relations")
-            .finish(),
-    )
+    Html(graphiql::page("/graphql"))
+}
+
+/// GraphiQL's pinned files. Their names carry their versions, so they never change and
+/// browsers may keep them for a year without asking again.
+async fn graphiql_asset(Path(file): Path<String>, method: Method) -> Response {
+    match graphiql::asset(&file) {
+        Some(asset) => (
+            [
+                (header::CONTENT_TYPE, asset.content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            asset.bytes,
+        )
+            .into_response(),
+        None => not_found(method).await,
+    }
 }
 
 /// Liveness and what the store holds: format, seed hash, record counts.
@@ -577,6 +591,7 @@ async fn health(State(state): State<AppState>) -> Response {
                 "status": "ok",
                 "store": { "formatVersion": format, "seedHash": seed_hash },
                 "records": records,
+                "graphiql": graphiql::SOURCE.name(),
             }))
             .into_response()
         }

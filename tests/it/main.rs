@@ -5,6 +5,7 @@ mod conformance;
 mod contract;
 mod crash;
 mod disk;
+mod graphiql;
 mod hostile;
 mod http;
 mod http_limits;

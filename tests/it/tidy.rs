@@ -63,6 +63,7 @@ fn imports_flow_one_way() {
     only_in("crate::schema", &["http.rs"]);
     only_in("crate::store", &["schema/", "http.rs", "app.rs", "store/"]);
     only_in("crate::http", &[]);
+    only_in("crate::graphiql", &["http.rs"]);
     only_in("crate::app", &[]);
 }
 
