@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per boundary.
 
+mod browser;
 mod cli;
 mod conformance;
 mod contract;
