@@ -8,11 +8,13 @@
 //! - `schema`: the async-graphql schema; resolvers read the store.
 //! - `graphiql`: the GraphiQL page and the files it loads, embedded by `build.rs`.
 //! - `http`: the axum router: `/graphql`, GraphiQL, `/health`; graceful shutdown.
+//! - `metrics`: Prometheus counters and histogram in atomics, rendered for `/metrics`.
 //! - `app`: opens or seeds the store and assembles the server, for `main` and the tests.
 
 pub mod app;
 pub mod graphiql;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod schema;
 pub mod seed;
