@@ -1,11 +1,12 @@
 //! The command line: `serve` (the default), `check` and `schema`. The only user of anyhow.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use kyrgyz_relations::schema::Limits;
 use kyrgyz_relations::{app, http, schema, seed, store};
 use tracing_subscriber::EnvFilter;
@@ -18,6 +19,22 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line,
+    /// with the request id and the other span fields) for log collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "KYRGYZ_RELATIONS_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -131,13 +148,8 @@ struct CheckArgs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let result = match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
@@ -152,6 +164,26 @@ fn main() -> ExitCode {
         eprintln!("error: {}", describe(&error));
         ExitCode::FAILURE
     })
+}
+
+/// Logs to stderr at the level `RUST_LOG` sets (default `info`). Lines written while a
+/// request is served carry its span's fields, the request id among them: after the span
+/// name in text, in `span` and `spans` in JSON.
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never in a file or a log collector.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 /// The error and its causes on one line. Our errors often repeat their cause in their
