@@ -7,7 +7,7 @@
 //! - `store`: sled trees written by a crash-safe import and read at query time.
 //! - `schema`: the async-graphql schema; resolvers read the store.
 //! - `graphiql`: the GraphiQL page and the files it loads, embedded by `build.rs`.
-//! - `http`: the axum router: `/graphql`, GraphiQL, `/health`; graceful shutdown.
+//! - `http`: the axum router: `/graphql`, GraphiQL, probes, `/metrics`; graceful shutdown.
 //! - `metrics`: Prometheus counters and histogram in atomics, rendered for `/metrics`.
 //! - `app`: opens or seeds the store and assembles the server, for `main` and the tests.
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use kyrgyz_relations::schema::Limits;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use kyrgyz_relations::schema::{persisted, Limits, PersistedQueries};
 use kyrgyz_relations::{app, http, schema, seed, store};
 use tracing_subscriber::EnvFilter;
 
@@ -40,7 +40,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (the default): GraphQL at /graphql, GraphiQL at /, health at /health.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Validate a seed and list every problem in it; exits non-zero if there are any.
     Check(CheckArgs),
     /// Print the schema in GraphQL SDL (the contents of schema.graphql).
@@ -88,6 +88,28 @@ struct ServeArgs {
     /// Seconds a request may take before it is stopped with a 503.
     #[arg(long, env = "KYRGYZ_RELATIONS_REQUEST_TIMEOUT_SECS", default_value_t = http::HttpLimits::default().request_timeout.as_secs())]
     request_timeout_secs: u64,
+    /// An origin (scheme://host[:port]) whose web pages may call the API (CORS). Repeat the
+    /// flag for more; the environment variable takes a comma-separated list. Without any,
+    /// browsers let only pages of the API's own origin read its answers.
+    #[arg(
+        long = "cors-origin",
+        value_name = "ORIGIN",
+        env = "KYRGYZ_RELATIONS_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<http::CorsOrigin>,
+    /// Turn GraphiQL off: `/` answers 404, and `GET /graphql` without a query is a 400 for
+    /// browsers too. The environment variable takes `true` (the IDE is on) or `false`.
+    #[arg(long = "no-graphiql", env = "KYRGYZ_RELATIONS_GRAPHIQL", action = ArgAction::SetFalse)]
+    graphiql: bool,
+    /// Seconds browsers and shared caches may reuse a successful `GET /graphql` answer
+    /// (`Cache-Control: public, max-age`); they revalidate with its `ETag` after that.
+    #[arg(long, env = "KYRGYZ_RELATIONS_CACHE_MAX_AGE_SECS", default_value_t = http::HttpConfig::default().cache_max_age.as_secs())]
+    cache_max_age_secs: u64,
+    /// Memory for automatic persisted queries, in KiB of query text; the least recently
+    /// used queries are forgotten first.
+    #[arg(long, env = "KYRGYZ_RELATIONS_APQ_CACHE_KIB", default_value_t = persisted::DEFAULT_CACHE_BYTES / 1024)]
+    apq_cache_kib: usize,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -152,7 +174,7 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         None => serve(cli.serve),
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         Some(Command::Check(args)) => check(args),
         Some(Command::Verify(args)) => verify(args),
         Some(Command::Schema) => {
@@ -282,21 +304,32 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("cannot read the listening address")?;
         let shutdown =
             http::shutdown_signal().context("cannot install the SIGINT and SIGTERM handlers")?;
-        tracing::info!(
-            "serving GraphQL on http://{address}/graphql, GraphiQL on http://{address}/"
-        );
+        if args.graphiql {
+            tracing::info!(
+                "serving GraphQL on http://{address}/graphql, GraphiQL on http://{address}/"
+            );
+        } else {
+            tracing::info!("serving GraphQL on http://{address}/graphql (GraphiQL is off)");
+        }
         let store = opened.store;
-        let http_limits = http::HttpLimits {
-            max_body_bytes: args.max_body_kib.saturating_mul(1024),
-            header_read_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
-            request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
+        let config = http::HttpConfig {
+            limits: http::HttpLimits {
+                max_body_bytes: args.max_body_kib.saturating_mul(1024),
+                header_read_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+                request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
+            },
+            cors_origins: args.cors_origins,
+            graphiql: args.graphiql,
+            cache_max_age: std::time::Duration::from_secs(args.cache_max_age_secs),
+            persisted_queries: PersistedQueries::new(args.apq_cache_kib.saturating_mul(1024)),
         };
+        let limits = config.limits;
         let router = http::router(
             schema::build_schema(store.clone(), args.limits.into()),
             store.clone(),
-            http_limits,
+            config,
         );
-        http::serve(listener, router, store, http_limits, shutdown)
+        http::serve(listener, router, store, limits, shutdown)
             .await
             .context("server failed")
     })?;

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use kyrgyz_relations::schema::AppSchema;
 use kyrgyz_relations::store::Store;
 use kyrgyz_relations::{http, schema};
 use serde_json::{json, Value};
@@ -20,32 +21,40 @@ pub struct Server {
 impl Server {
     /// The router `main` serves, over a freshly seeded store.
     pub async fn spawn() -> Server {
+        Server::spawn_config(http::HttpConfig::default()).await
+    }
+
+    /// The router `main` serves with `config`, over a freshly seeded store.
+    pub async fn spawn_config(config: http::HttpConfig) -> Server {
         let app = TestApp::new();
         let store = app.store.clone();
-        Server::spawn_store(store, Box::new(app)).await
+        let schema = schema::build_schema(store.clone(), Default::default());
+        Server::start(schema, store, config, Box::new(app)).await
     }
 
     /// The router `main` serves, over `store`; `keep` lives as long as the server.
     pub async fn spawn_store(store: Store, keep: Box<dyn std::any::Any + Send>) -> Server {
+        let schema = schema::build_schema(store.clone(), Default::default());
+        Server::start(schema, store, http::HttpConfig::default(), keep).await
+    }
+
+    /// The router over `schema` and `store` with `config`; `keep` lives as long as the server.
+    pub async fn start(
+        schema: AppSchema,
+        store: Store,
+        config: http::HttpConfig,
+        keep: Box<dyn std::any::Any + Send>,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
         let address = listener.local_addr().expect("address");
-        let router = http::router(
-            schema::build_schema(store.clone(), Default::default()),
-            store.clone(),
-            http::HttpLimits::default(),
-        );
+        let limits = config.limits;
+        let router = http::router(schema, store.clone(), config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(http::serve(
-            listener,
-            router,
-            store,
-            http::HttpLimits::default(),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let task = tokio::spawn(http::serve(listener, router, store, limits, async {
+            let _ = stopped.await;
+        }));
         Server {
             address,
             stop: Some(stop),

@@ -9,6 +9,7 @@ mod disk;
 mod graphiql;
 mod hostile;
 mod http;
+mod http_conventions;
 mod http_limits;
 mod properties;
 mod queries;

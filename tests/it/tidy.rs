@@ -57,6 +57,7 @@ fn imports_flow_one_way() {
     only_in("bincode::", &["store/codec.rs"]);
     only_in("sled::", &["store/"]);
     only_in("axum", &["http.rs"]);
+    only_in("tower_http", &["http.rs"]);
     only_in("anyhow", &["main.rs"]);
     only_in("async_graphql", &["schema/", "http.rs"]);
     only_in("crate::seed", &["app.rs"]);
@@ -64,6 +65,7 @@ fn imports_flow_one_way() {
     only_in("crate::store", &["schema/", "http.rs", "app.rs", "store/"]);
     only_in("crate::http", &[]);
     only_in("crate::graphiql", &["http.rs"]);
+    only_in("crate::metrics", &["http.rs"]);
     only_in("crate::app", &[]);
 }
 
