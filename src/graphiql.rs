@@ -2,7 +2,7 @@
 //! and React files it loads, embedded in the binary by `build.rs` (or, when the build could
 //! not install them, loaded from a CDN at the same pinned versions).
 //!
-//! Knows nothing of HTTP: `http.rs` routes to `page` and `asset`.
+//! Knows nothing of HTTP: `http` routes to `page` and `asset`.
 
 use serde_json::json;
 

@@ -56,16 +56,16 @@ fn only_in(needle: &str, allowed: &[&str]) {
 fn imports_flow_one_way() {
     only_in("bincode::", &["store/codec.rs"]);
     only_in("sled::", &["store/"]);
-    only_in("axum", &["http.rs"]);
-    only_in("tower_http", &["http.rs"]);
+    only_in("axum", &["http/"]);
+    only_in("tower_http", &["http/"]);
     only_in("anyhow", &["main.rs"]);
-    only_in("async_graphql", &["schema/", "http.rs"]);
+    only_in("async_graphql", &["schema/", "http/"]);
     only_in("crate::seed", &["app.rs"]);
-    only_in("crate::schema", &["http.rs"]);
-    only_in("crate::store", &["schema/", "http.rs", "app.rs", "store/"]);
+    only_in("crate::schema", &["http/"]);
+    only_in("crate::store", &["schema/", "http/", "app.rs", "store/"]);
     only_in("crate::http", &[]);
-    only_in("crate::graphiql", &["http.rs"]);
-    only_in("crate::metrics", &["http.rs"]);
+    only_in("crate::graphiql", &["http/"]);
+    only_in("crate::metrics", &["http/"]);
     only_in("crate::app", &[]);
 }
 

@@ -1,0 +1,199 @@
+//! What wraps every request: its id and the span its log lines are written in, metrics,
+//! the time limit and panic guard, and `ETag` / `304 Not Modified` for shareable answers.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures_util::FutureExt;
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use crate::metrics::Metrics;
+
+use super::*;
+
+/// The id of one request: the client's `x-request-id` when it is a sane token, else ours.
+#[derive(Clone, Debug)]
+pub(super) struct RequestId(pub(super) String);
+
+pub(super) const REQUEST_ID: &str = "x-request-id";
+
+impl RequestId {
+    fn of(headers: &HeaderMap) -> RequestId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let given = headers
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| {
+                !id.is_empty()
+                    && id.len() <= 64
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            });
+        RequestId(match given {
+            Some(id) => id.to_owned(),
+            None => format!(
+                "{:x}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+        })
+    }
+}
+
+/// Every request: an id (returned in `x-request-id`, and a field of the span every log
+/// line of the request is written in), an access log line, and its metrics.
+pub(super) async fn observe_request(
+    State(metrics): State<Arc<Metrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let id = RequestId::of(request.headers());
+    request.extensions_mut().insert(id.clone());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let span = tracing::info_span!("request", id = %id.0, method = %request.method(), path = %request.uri().path());
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    if let Ok(value) = HeaderValue::from_str(&id.0) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    let status = response.status().as_u16();
+    metrics.record_request(route.as_deref(), status, elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        )
+    });
+    response
+}
+
+/// Every request: a time limit, and a panic turned into a 500 that keeps the server
+/// serving. Runs inside `observe_request`, so its log lines carry the request id.
+pub(super) async fn guard_request(
+    State(limits): State<HttpLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let id = request.extensions().get::<RequestId>().cloned();
+    let run = AssertUnwindSafe(next.run(request)).catch_unwind();
+    match tokio::time::timeout(limits.request_timeout, run).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %message, "a request handler panicked");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: the request could not be completed",
+                "INTERNAL",
+                id.as_ref(),
+            )
+        }
+        Err(_) => {
+            tracing::warn!(limit = ?limits.request_timeout, "request timed out");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the request took too long and was stopped",
+                "TIMEOUT",
+                id.as_ref(),
+            )
+        }
+    }
+}
+
+/// Gives a shareable GET answer (a 200 marked `Cache-Control: public`) a strong `ETag`, the
+/// SHA-256 of the bytes sent (compressed ones included, so each encoding has its own tag),
+/// and answers `304 Not Modified` without a body when `If-None-Match` names it.
+pub(super) async fn conditional_get(request: Request, next: Next) -> Response {
+    if request.method() != Method::GET {
+        return next.run(request).await;
+    }
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+    let response = next.run(request).await;
+    let shareable = response.status() == StatusCode::OK
+        && response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("public"));
+    if !shareable {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "cannot read a response body to tag it");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+                "INTERNAL",
+                None,
+            );
+        }
+    };
+    let tag = format!("\"{:x}\"", Sha256::digest(&body));
+    parts.headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&tag).expect("hexadecimal digits in quotes are a header value"),
+    );
+    let matched = if_none_match
+        .as_ref()
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| etag_matches(value, &tag));
+    if matched {
+        parts.status = StatusCode::NOT_MODIFIED;
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_ENCODING,
+        ] {
+            parts.headers.remove(name);
+        }
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Whether an `If-None-Match` value names `tag`: `*`, or a list of entity tags compared
+/// weakly (a `W/` prefix is ignored), as RFC 9110 says for `If-None-Match`.
+pub(super) fn etag_matches(if_none_match: &str, tag: &str) -> bool {
+    if_none_match.trim() == "*"
+        || if_none_match.split(',').any(|candidate| {
+            let candidate = candidate.trim();
+            candidate.strip_prefix("W/").unwrap_or(candidate) == tag
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_a_star() {
+        let tag = "\"abc\"";
+        assert!(etag_matches("\"abc\"", tag));
+        assert!(etag_matches("W/\"abc\"", tag));
+        assert!(etag_matches("\"x\", \"abc\"", tag));
+        assert!(etag_matches(" * ", tag));
+        assert!(!etag_matches("\"abcd\"", tag));
+        assert!(!etag_matches("abc", tag));
+    }
+}
