@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `check` and `schema`. The only user of anyhow.
+//! The command line: `serve` (the default), `check`, `verify` and `schema`. The only user of
+//! anyhow.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
