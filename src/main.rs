@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `check`, `verify` and `schema`. The only user of
-//! anyhow.
+//! The command line: `serve` (the default), `check`, `verify`, `generate` and `schema`.
+//! The only user of anyhow.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -46,9 +46,26 @@ enum Command {
     Check(CheckArgs),
     /// Print the schema in GraphQL SDL (the contents of schema.graphql).
     Schema,
+    /// Write a synthetic seed of any size into an empty directory, for benchmarks and scale
+    /// tests: the same files for the same scale and seed number.
+    Generate(GenerateArgs),
     /// Check a store offline: every value decodes, every index entry points at a record and
     /// back, every count matches the manifest. Exits non-zero on any problem.
     Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// How many incidents; the other kinds scale with it (a tenth as many agreements, a
+    /// fifth as many facilities, 12 to 250 countries).
+    #[arg(long)]
+    incidents: u64,
+    /// Picks the pseudo-random sequence; the same number gives the same files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The directory to write the six seed files into; created if missing.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -178,6 +195,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::Check(args)) => check(args),
         Some(Command::Verify(args)) => verify(args),
+        Some(Command::Generate(args)) => generate(args),
         Some(Command::Schema) => {
             print!("{}", schema::sdl());
             Ok(ExitCode::SUCCESS)
@@ -248,6 +266,19 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    let scale = kyrgyz_relations::generate::Scale::for_incidents(args.incidents);
+    let started = std::time::Instant::now();
+    kyrgyz_relations::generate::generate(&args.out, &scale, args.seed)?;
+    println!(
+        "wrote {} records to {} in {:.1} s: {scale:?}",
+        scale.records(),
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {

@@ -6,6 +6,7 @@ mod conformance;
 mod contract;
 mod crash;
 mod disk;
+mod generate;
 mod graphiql;
 mod hostile;
 mod http;

@@ -60,7 +60,7 @@ fn imports_flow_one_way() {
     only_in("tower_http", &["http/"]);
     only_in("anyhow", &["main.rs"]);
     only_in("async_graphql", &["schema/", "http/"]);
-    only_in("crate::seed", &["app.rs"]);
+    only_in("crate::seed", &["app.rs", "generate.rs"]);
     only_in("crate::schema", &["http/"]);
     only_in("crate::store", &["schema/", "http/", "app.rs", "store/"]);
     only_in("crate::http", &[]);

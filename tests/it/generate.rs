@@ -1,0 +1,93 @@
+//! `kyrgyz-relations generate`: synthetic seeds that validate, repeat for the same seed
+//! number, and serve nested queries like the real one.
+
+use kyrgyz_relations::app::Options;
+use kyrgyz_relations::generate::{generate, GenerateError, Scale};
+use kyrgyz_relations::schema::build_schema;
+use kyrgyz_relations::seed::{SeedSource, FILES};
+
+use crate::support::open;
+
+fn files(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    FILES
+        .iter()
+        .map(|name| std::fs::read(dir.join(name)).expect("a generated file"))
+        .collect()
+}
+
+#[test]
+fn a_generated_seed_is_valid_and_the_same_for_the_same_seed_number() {
+    let scale = Scale::for_incidents(3_000);
+    let first = tempfile::tempdir().expect("a temporary directory");
+    generate(first.path(), &scale, 42).expect("generates");
+    let dataset = SeedSource::from_dir(first.path())
+        .expect("reads")
+        .validate()
+        .unwrap_or_else(|error| panic!("the generated seed is invalid:\n{error}"));
+    assert_eq!(
+        (
+            dataset.countries.len(),
+            dataset.organizations.len(),
+            dataset.people.len(),
+            dataset.agreements.len(),
+            dataset.facilities.len(),
+            dataset.incidents.len(),
+        ),
+        (12, 4, 30, 300, 600, 3_000)
+    );
+    assert_eq!(dataset.record_count() as u64, scale.records());
+
+    let again = tempfile::tempdir().expect("a temporary directory");
+    generate(again.path(), &scale, 42).expect("generates");
+    assert!(
+        files(first.path()) == files(again.path()),
+        "seed 42 twice differs"
+    );
+
+    let other = tempfile::tempdir().expect("a temporary directory");
+    generate(other.path(), &scale, 43).expect("generates");
+    assert!(
+        files(first.path()) != files(other.path()),
+        "seeds 42 and 43 agree"
+    );
+
+    match generate(first.path(), &scale, 42) {
+        Err(GenerateError::Exists { path }) => assert!(path.starts_with(first.path())),
+        other => panic!("overwrote a seed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_generated_store_answers_the_nested_path_with_skewed_fan_out() {
+    let seed = tempfile::tempdir().expect("a temporary directory");
+    generate(seed.path(), &Scale::for_incidents(2_000), 7).expect("generates");
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let opened = open(&Options {
+        seed_dir: Some(seed.path().to_owned()),
+        ..Options::new(data.path())
+    });
+    let schema = build_schema(opened.store, Default::default());
+    let response = schema
+        .execute(
+            r#"{
+                first: country(code: "AA") { incidents { totalCount } facilities { totalCount } }
+                last: country(code: "AL") { incidents { totalCount } }
+                countries(first: 1) { nodes { agreements(first: 5) { nodes {
+                    facilities(first: 5) { nodes { incidents(first: 5) { totalCount } } } } } } }
+            }"#,
+        )
+        .await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().expect("JSON");
+    let first = data["first"]["incidents"]["totalCount"]
+        .as_u64()
+        .expect("a count");
+    let last = data["last"]["incidents"]["totalCount"]
+        .as_u64()
+        .expect("a count");
+    assert!(
+        first > 4 * last.max(1),
+        "the first country should take part in far more incidents than the last: {first} vs {last}"
+    );
+    assert!(data["first"]["facilities"]["totalCount"].as_u64() > Some(0));
+}
