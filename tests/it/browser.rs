@@ -4,14 +4,14 @@
 //! npm and `/usr/bin/chromium` (or `CHROMIUM`); fails saying what to install without them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kyrgyz_relations::graphiql::{self, AssetSource};
 use serde::Deserialize;
 
 use crate::http::Server;
-use crate::support::{run_bounded, shown};
+use crate::support::{blocking, run_bounded, shown, NpmPackages};
 
 /// The version of `playwright-core` that `package.json` pins.
 ///
@@ -21,7 +21,6 @@ const PLAYWRIGHT_VERSION: &str = "1.61.1";
 
 /// Each step of the script has 30 s; Chromium's start on a loaded machine is the rest.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
-const NPM_CI_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The one line of JSON that `browser.mjs` prints.
 #[derive(Debug, Deserialize)]
@@ -172,89 +171,28 @@ async fn graphiql_runs_an_example_in_chromium_offline() {
     );
 }
 
-/// Runs `work` on tokio's blocking pool, passing its panic on unchanged.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(error) => panic!("the blocking task did not finish: {error}"),
-    }
-}
-
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
-/// Checks for Node.js 18+, npm and Chromium, installs the locked npm packages if they are
-/// missing, and returns the browser to drive.
+/// Installs the pinned playwright-core and finds Chromium; fails saying what to install.
 fn prepare(dir: &Path) -> PathBuf {
-    let install = "The browser test needs Node.js 18+ and npm on PATH and Chromium \
-                   (e.g. `apt-get install nodejs npm chromium`).";
-    let version = tool_output(Command::new("node").arg("--version"), "node", install);
-    let major = version
-        .trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|major| major.parse::<u32>().ok());
-    assert!(
-        major.is_some_and(|major| major >= 18),
-        "the browser test needs Node.js 18 or later (for playwright-core \
-         {PLAYWRIGHT_VERSION}); `node --version` says {version:?}. {install}"
-    );
-    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
-    tool_output(Command::new(npm).arg("--version"), "npm", install);
+    NpmPackages {
+        dir,
+        package: "playwright-core",
+        version: PLAYWRIGHT_VERSION,
+        min_node: 18,
+        needed_by: "the browser test",
+    }
+    .prepare();
     let chromium = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
     assert!(
         chromium.is_file(),
         "the browser test drives Chromium, and there is none at {} (set CHROMIUM to \
-         another path). {install}",
+         another path); install it (e.g. `apt-get install chromium`).",
         chromium.display()
     );
-
-    if installed_version(dir).as_deref() != Some(PLAYWRIGHT_VERSION) {
-        let mut ci = Command::new(npm);
-        ci.current_dir(dir)
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]);
-        let output = run_bounded(ci, NPM_CI_TIMEOUT)
-            .unwrap_or_else(|problem| panic!("`npm ci` in {} {problem}", dir.display()));
-        assert!(
-            output.status.success(),
-            "`npm ci --ignore-scripts` in {} failed ({}):\n{}",
-            dir.display(),
-            output.status,
-            shown(&output)
-        );
-        assert_eq!(
-            installed_version(dir).as_deref(),
-            Some(PLAYWRIGHT_VERSION),
-            "`npm ci` did not install playwright-core {PLAYWRIGHT_VERSION}:\n{}",
-            shown(&output)
-        );
-    }
     chromium
-}
-
-/// The version of `node_modules/playwright-core`, if it is installed.
-fn installed_version(dir: &Path) -> Option<String> {
-    let manifest = std::fs::read(dir.join("node_modules/playwright-core/package.json")).ok()?;
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest).ok()?;
-    Some(manifest["version"].as_str()?.to_owned())
-}
-
-/// The stdout of `--version`-like `command`; panics if `tool` is missing or fails.
-fn tool_output(command: &mut Command, tool: &str, install: &str) -> String {
-    match command.stdin(Stdio::null()).output() {
-        Ok(output) if output.status.success() => {
-            String::from_utf8_lossy(&output.stdout).into_owned()
-        }
-        Ok(output) => panic!(
-            "`{tool} --version` failed ({}):\n{}\n{install}",
-            output.status,
-            shown(&output)
-        ),
-        Err(error) => panic!("cannot run `{tool}`: {error}.\n{install}"),
-    }
 }

@@ -4,20 +4,19 @@
 //! npm on `PATH`; the pinned `@graphql-inspector/cli` is installed with `npm ci` once.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::support::{run_bounded, shown};
+use crate::support::{run_bounded, shown, NpmPackages};
 
 /// The npm package that `tools/schema-check/package.json` pins.
 const CLI: &str = "@graphql-inspector/cli";
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 const GIT_TIMEOUT: Duration = Duration::from_secs(30);
-const NPM_CI_TIMEOUT: Duration = Duration::from_secs(300);
 
 const SCHEMA: &str = "type Query {\n  name: String\n  population: Int\n}\n";
 const SCHEMA_WITH_CAPITAL: &str =
@@ -189,75 +188,26 @@ fn tool_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/schema-check")
 }
 
-/// Checks for Node.js 20+ and npm, and installs the locked npm packages once if they are
-/// missing, so that the tests running in parallel never run `npm ci` at the same time.
+/// Installs the locked npm packages once, so that the tests running in parallel never run
+/// `npm ci` at the same time.
 fn prepare_node() {
     static PREPARED: OnceLock<()> = OnceLock::new();
     PREPARED.get_or_init(|| {
         let dir = tool_dir();
-        let version = tool_version("node");
-        let major = version
-            .trim()
-            .trim_start_matches('v')
-            .split('.')
-            .next()
-            .and_then(|major| major.parse::<u32>().ok());
-        assert!(
-            major.is_some_and(|major| major >= 20),
-            "the schema check needs Node.js 20 or later; `node --version` says {version:?}. \
-             Install a newer Node.js and npm (e.g. from https://nodejs.org)."
-        );
-        tool_version("npm");
-
-        let pinned = version_in(&dir.join("package.json"), &["dependencies", CLI]);
-        assert!(
-            pinned.is_some(),
-            "{} pins no {CLI}",
-            dir.join("package.json").display()
-        );
-        let installed_manifest = dir.join("node_modules").join(CLI).join("package.json");
-        if version_in(&installed_manifest, &["version"]) == pinned {
-            return;
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.join("package.json")).expect("tools/schema-check/package.json"),
+        )
+        .expect("package.json is JSON");
+        let pinned = manifest["dependencies"][CLI]
+            .as_str()
+            .unwrap_or_else(|| panic!("{} pins no {CLI}", dir.join("package.json").display()));
+        NpmPackages {
+            dir: &dir,
+            package: CLI,
+            version: pinned,
+            min_node: 20,
+            needed_by: "the schema check",
         }
-        let mut ci = Command::new("npm");
-        ci.current_dir(&dir)
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]);
-        let output = run_bounded(ci, NPM_CI_TIMEOUT)
-            .unwrap_or_else(|problem| panic!("`npm ci` in {} {problem}", dir.display()));
-        assert!(
-            output.status.success() && version_in(&installed_manifest, &["version"]) == pinned,
-            "`npm ci --ignore-scripts` in {} did not install {CLI} {pinned:?} ({}):\n{}",
-            dir.display(),
-            output.status,
-            shown(&output)
-        );
+        .prepare();
     });
-}
-
-/// The string at `keys` in the JSON file at `path`, if the file and the string are there.
-fn version_in(path: &Path, keys: &[&str]) -> Option<String> {
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    let value = keys.iter().fold(&manifest, |value, key| &value[key]);
-    Some(value.as_str()?.to_owned())
-}
-
-/// What `tool --version` prints; fails saying what to install if `tool` is missing.
-fn tool_version(tool: &str) -> String {
-    let install = "The schema check tests need Node.js 20+ and npm on PATH; install them \
-                   (e.g. from https://nodejs.org; Debian 12's own nodejs package is 18).";
-    match Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(output) if output.status.success() => {
-            String::from_utf8_lossy(&output.stdout).into_owned()
-        }
-        Ok(output) => panic!(
-            "`{tool} --version` failed ({}):\n{}\n{install}",
-            output.status,
-            shown(&output)
-        ),
-        Err(error) => panic!("cannot run `{tool}`: {error}.\n{install}"),
-    }
 }

@@ -184,3 +184,107 @@ pub fn shown(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr).trim_end()
     )
 }
+
+/// Runs `work` on tokio's blocking pool, passing its panic on unchanged.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => panic!("the blocking task did not finish: {error}"),
+    }
+}
+
+/// A folder of pinned npm packages (`package.json` and `package-lock.json`) that a test
+/// runs with Node.js.
+pub struct NpmPackages<'a> {
+    pub dir: &'a Path,
+    /// The package whose installed version tells whether `npm ci` is needed.
+    pub package: &'a str,
+    /// The version the lock pins for it.
+    pub version: &'a str,
+    /// The oldest Node.js major version the packages run on.
+    pub min_node: u32,
+    /// Who needs them, for the failure messages: "the browser test", say.
+    pub needed_by: &'a str,
+}
+
+const NPM_CI_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl NpmPackages<'_> {
+    /// Checks for Node.js and npm and installs the locked packages with `npm ci` unless
+    /// `package` is already there at `version`. Fails saying what to install; never skips.
+    pub fn prepare(&self) {
+        let install = format!(
+            "{} needs Node.js {}+ and npm on PATH; install them (e.g. from \
+             https://nodejs.org; Debian 12's own nodejs package is 18).",
+            self.needed_by, self.min_node
+        );
+        let version = tool_version("node", &install);
+        let major = version
+            .trim()
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|major| major.parse::<u32>().ok());
+        assert!(
+            major.is_some_and(|major| major >= self.min_node),
+            "`node --version` says {version:?}. {install}"
+        );
+        let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
+        tool_version(npm, &install);
+
+        if self.installed().as_deref() == Some(self.version) {
+            return;
+        }
+        let mut ci = Command::new(npm);
+        ci.current_dir(self.dir)
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]);
+        let output = run_bounded(ci, NPM_CI_TIMEOUT)
+            .unwrap_or_else(|problem| panic!("`npm ci` in {} {problem}", self.dir.display()));
+        assert!(
+            output.status.success(),
+            "`npm ci --ignore-scripts` in {} failed ({}):\n{}",
+            self.dir.display(),
+            output.status,
+            shown(&output)
+        );
+        assert_eq!(
+            self.installed().as_deref(),
+            Some(self.version),
+            "`npm ci` did not install {} {}:\n{}",
+            self.package,
+            self.version,
+            shown(&output)
+        );
+    }
+
+    /// The installed version of `package`, if it is installed.
+    fn installed(&self) -> Option<String> {
+        let path = self
+            .dir
+            .join("node_modules")
+            .join(self.package)
+            .join("package.json");
+        let manifest: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        Some(manifest["version"].as_str()?.to_owned())
+    }
+}
+
+/// What `tool --version` prints; fails with `install` if `tool` is missing or fails.
+fn tool_version(tool: &str, install: &str) -> String {
+    match Command::new(tool)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(output) if output.status.success() => {
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
+        Ok(output) => panic!(
+            "`{tool} --version` failed ({}):\n{}\n{install}",
+            output.status,
+            shown(&output)
+        ),
+        Err(error) => panic!("cannot run `{tool}`: {error}.\n{install}"),
+    }
+}
