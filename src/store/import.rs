@@ -30,6 +30,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(records = dataset.record_count()))]
     pub fn import(&self, dataset: &Dataset, seed_hash: &str) -> Result<ImportSummary, StoreError> {
         let inner = &self.inner;
+        let _changing = self.changing();
         // From here until the end, neither the manifest nor the marker claims a finished
         // import, so a crash leaves a store that the next start imports again.
         Manifest::remove(&inner.path)?;

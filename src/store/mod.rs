@@ -14,6 +14,7 @@ mod verify;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -144,6 +145,15 @@ impl KeyRange<'_> {
     };
 }
 
+/// A write in progress: bumps the store's generation when it begins and when it ends.
+struct Changing<'a>(&'a Store);
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.0.inner.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// A cheap-to-clone handle on an open store.
 #[derive(Clone)]
 pub struct Store {
@@ -160,6 +170,8 @@ struct Inner {
     counts: sled::Tree,
     country_codes: sled::Tree,
     search: sled::Tree,
+    /// Bumped before and after every write to the store; see `Store::generation`.
+    generation: AtomicU64,
 }
 
 const META_FORMAT: &[u8] = b"format";
@@ -209,6 +221,7 @@ impl Store {
             links,
             path: dir.to_owned(),
             db,
+            generation: AtomicU64::new(0),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -218,6 +231,21 @@ impl Store {
     /// The directory the store lives in.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// A number that changes whenever the store's contents may have changed: every write
+    /// bumps it before its first change and again after its last. Anything derived from
+    /// the store (a cached answer) is valid only while the generation it was computed
+    /// under, read before and after computing it, is still current.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// Marks the store as changing until the guard is dropped, however the write ends
+    /// (finished, failed or unwinding); see `generation`.
+    fn changing(&self) -> Changing<'_> {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        Changing(self)
     }
 
     /// Whether the store holds a finished import, and of which seed and format.
