@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::seed::{SeedError, SeedSource};
-use crate::store::{self, ImportSummary, Manifest, Store, StoreError, StoreState};
+use crate::seed::{SeedError, SeedRecord, SeedSource};
+use crate::store::{self, ImportSummary, Importer, Manifest, Store, StoreError, StoreState};
 
 /// Where the data lives and which seed it comes from.
 #[derive(Clone, Debug)]
@@ -84,7 +84,7 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
         Some(dir) => SeedSource::from_dir(dir)?,
         None => SeedSource::embedded(),
     };
-    let seed_hash = seed.content_hash();
+    let fingerprint = seed.fingerprint();
     let dir = &options.data_dir;
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
         path: dir.clone(),
@@ -101,12 +101,14 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
             ),
         })
     };
-    let needs_import = match (store.state()?, &manifest) {
-        _ if options.reseed => true,
-        (StoreState::Empty, None) => true,
+    // The seed's hash when the store holds this seed already; `None` when it must be
+    // imported.
+    let checked_hash: Option<String> = match (store.state()?, &manifest) {
+        _ if options.reseed => None,
+        (StoreState::Empty, None) => None,
         (StoreState::Incomplete, None) => {
             tracing::warn!(data_dir = %dir.display(), "found an unfinished import; importing again");
-            true
+            None
         }
         (StoreState::Empty, Some(manifest)) => {
             return Err(damaged(format!(
@@ -133,16 +135,23 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
             StoreState::Ready {
                 seed_hash: stored, ..
             },
-            _,
-        ) if stored != seed_hash => {
-            return Err(AppError::SeedChanged {
-                data_dir: dir.clone(),
-                stored,
-                current: seed_hash,
-                origin: seed.origin().to_owned(),
-            });
-        }
-        (StoreState::Ready { .. }, manifest) => {
+            manifest,
+        ) => {
+            // Hashing a large seed means reading all of it: skip that when the seed's
+            // files are exactly as they were when this store imported them.
+            let current = if store.seed_fingerprint()?.as_deref() == Some(fingerprint.as_str()) {
+                stored.clone()
+            } else {
+                seed.content_hash()
+            };
+            if stored != current {
+                return Err(AppError::SeedChanged {
+                    data_dir: dir.clone(),
+                    stored,
+                    current,
+                    origin: seed.origin(),
+                });
+            }
             let marker = store
                 .marker_manifest()?
                 .ok_or_else(|| damaged("its completion marker vanished".to_owned()))?;
@@ -158,25 +167,87 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
                 // The process stopped between finishing the import and writing the manifest.
                 None => marker.write(dir)?,
             }
-            false
+            Some(current)
         }
     };
-    let imported = if needs_import {
-        // Validation happens before the store is touched: an invalid seed writes nothing.
-        let dataset = seed.validate()?;
-        let summary = store
-            .import(&dataset, &seed_hash)
-            .map_err(|source| AppError::Import {
-                data_dir: dir.clone(),
-                source,
-            })?;
-        Some(summary)
-    } else {
-        None
+    let import_error = |source| AppError::Import {
+        data_dir: dir.clone(),
+        source,
+    };
+    let (imported, seed_hash) = match checked_hash {
+        Some(seed_hash) => (None, seed_hash),
+        None => {
+            // The importer writes nothing until `finish`, and `read` fails before that
+            // on any problem: an invalid seed changes nothing.
+            let importer = store.importer().map_err(import_error)?;
+            let (seed_hash, importer) = read_into(&seed, importer);
+            let seed_hash = seed_hash?;
+            let summary = importer.finish(&seed_hash).map_err(import_error)?;
+            store
+                .remember_seed_fingerprint(&fingerprint)
+                .map_err(import_error)?;
+            (Some(summary), seed_hash)
+        }
     };
     Ok(Opened {
         store,
         imported,
         seed_hash,
+    })
+}
+
+/// Reads the seed into the importer, parsing on this thread while another takes the
+/// records in: the two halves of an import's reading cost about the same, and this
+/// machine class has two cores. Returns the seed's hash (or its problems) and the
+/// importer.
+fn read_into<'s>(
+    seed: &SeedSource,
+    importer: Importer<'s>,
+) -> (Result<String, SeedError>, Importer<'s>) {
+    const BATCH: usize = 256;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SeedRecord>>(64);
+    std::thread::scope(|scope| {
+        let taker = std::thread::Builder::new()
+            .name("import".to_owned())
+            .spawn_scoped(scope, move || {
+                let mut importer = importer;
+                let mut busy = std::time::Duration::ZERO;
+                for batch in receiver {
+                    let started = std::time::Instant::now();
+                    for record in batch {
+                        match record {
+                            SeedRecord::Country(record) => importer.add(&record),
+                            SeedRecord::Organization(record) => importer.add(&record),
+                            SeedRecord::Person(record) => importer.add(&record),
+                            SeedRecord::Agreement(record) => importer.add(&record),
+                            SeedRecord::Facility(record) => importer.add(&record),
+                            SeedRecord::Incident(record) => importer.add(&record),
+                        }
+                    }
+                    busy += started.elapsed();
+                }
+                tracing::debug!(?busy, "took in the seed's records");
+                importer
+            });
+        let taker = match taker {
+            Ok(taker) => taker,
+            Err(error) => panic!("cannot start the import thread: {error}"),
+        };
+        let started = std::time::Instant::now();
+        let mut batch = Vec::with_capacity(BATCH);
+        let hash = seed.read(|record| {
+            batch.push(record);
+            if batch.len() == BATCH {
+                // The taker only stops early by panicking, which `join` re-raises below.
+                let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
+        });
+        let _ = sender.send(batch);
+        drop(sender);
+        tracing::debug!(elapsed = ?started.elapsed(), "read the seed");
+        let importer = taker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (hash, importer)
     })
 }

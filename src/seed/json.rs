@@ -519,3 +519,31 @@ impl IncidentInput {
 fn confirmed() -> Certainty {
     Certainty::Confirmed
 }
+
+/// What reading a seed file needs of its input type.
+pub trait Input: serde::de::DeserializeOwned {
+    type Record;
+    fn id(&self) -> &str;
+    fn into_record(self, reporter: &mut Reporter) -> Self::Record;
+}
+
+macro_rules! input {
+    ($input:ty, $record:ty) => {
+        impl Input for $input {
+            type Record = $record;
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn into_record(self, reporter: &mut Reporter) -> $record {
+                self.into_model(reporter)
+            }
+        }
+    };
+}
+
+input!(CountryInput, model::Country);
+input!(OrganizationInput, model::Organization);
+input!(PersonInput, model::Person);
+input!(AgreementInput, model::Agreement);
+input!(FacilityInput, model::Facility);
+input!(IncidentInput, model::Incident);

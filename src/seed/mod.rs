@@ -1,18 +1,23 @@
-//! Seed loading: the embedded or `--seed-dir` JSON files in, a validated `model::Dataset` out.
+//! Seed loading: the embedded or `--seed-dir` JSON files in, validated records out.
 //!
-//! Validation reports every problem at once (file, record id, line and column for syntax
-//! errors) and never returns a partial dataset. Knows nothing of the store or GraphQL.
+//! `SeedSource::read` streams: each file is parsed element by element and each valid
+//! record handed on as soon as it is checked, so a seed of a million records is read in
+//! memory proportional to its ids, not its size. Validation reports every problem at once
+//! (file, record id, line and column for syntax errors); a reader of `read` must discard
+//! what it was handed when the result is an error. `validate` collects a whole
+//! `model::Dataset`, for tests and small seeds. Knows nothing of the store or GraphQL.
 
 mod json;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Actor, Dataset};
+use crate::model::{Actor, Agreement, Country, Dataset, Facility, Incident, Organization, Person};
 use json::Reporter;
 
 /// The seed files, in the order they are read and hashed.
@@ -81,106 +86,448 @@ fn list(problems: &[Problem]) -> String {
         .join("\n")
 }
 
-/// The raw text of a seed's files, before validation.
+/// A valid record, as `SeedSource::read` hands it on.
+#[derive(Clone, Debug)]
+pub enum SeedRecord {
+    Country(Country),
+    Organization(Organization),
+    Person(Person),
+    Agreement(Agreement),
+    Facility(Facility),
+    Incident(Incident),
+}
+
+/// Where a seed's files are: compiled in, or a directory. Files are read when the seed
+/// is read or hashed, one at a time and streamed, so a seed of any size is read in
+/// bounded memory.
 #[derive(Clone, Debug)]
 pub struct SeedSource {
-    origin: String,
-    /// `(file name, contents)`; `None` contents for a file that could not be read.
-    files: Vec<(&'static str, Result<String, String>)>,
+    dir: Option<PathBuf>,
 }
 
 impl SeedSource {
     /// The seed compiled into this binary.
     pub fn embedded() -> SeedSource {
-        SeedSource {
-            origin: "(embedded)".to_owned(),
-            files: FILES
-                .iter()
-                .zip(EMBEDDED)
-                .map(|(name, text)| (*name, Ok(text.to_owned())))
-                .collect(),
-        }
+        SeedSource { dir: None }
     }
 
     /// The six seed files of `dir`. A missing or unreadable file is a problem reported by
-    /// `validate`, alongside every other.
+    /// `read`, alongside every other.
     pub fn from_dir(dir: &Path) -> Result<SeedSource, SeedError> {
         std::fs::metadata(dir).map_err(|source| SeedError::Directory {
             path: dir.to_owned(),
             source,
         })?;
-        let files = FILES
-            .iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(dir.join(name))
-                    .map_err(|error| format!("cannot be read: {error}"));
-                (*name, text)
-            })
-            .collect();
         Ok(SeedSource {
-            origin: dir.display().to_string(),
-            files,
+            dir: Some(dir.to_owned()),
         })
     }
 
     /// Where the seed came from: a directory, or `(embedded)`.
-    pub fn origin(&self) -> &str {
-        &self.origin
+    pub fn origin(&self) -> String {
+        match &self.dir {
+            Some(dir) => dir.display().to_string(),
+            None => "(embedded)".to_owned(),
+        }
+    }
+
+    /// One file's bytes and length, or why it cannot be read.
+    fn open(&self, index: usize) -> Result<(Box<dyn Read + '_>, u64), String> {
+        match &self.dir {
+            None => Ok((
+                Box::new(EMBEDDED[index].as_bytes()),
+                EMBEDDED[index].len() as u64,
+            )),
+            Some(dir) => {
+                let file = File::open(dir.join(FILES[index]))
+                    .map_err(|error| format!("cannot be read: {error}"))?;
+                let len = file
+                    .metadata()
+                    .map_err(|error| format!("cannot be read: {error}"))?
+                    .len();
+                Ok((Box::new(file), len))
+            }
+        }
     }
 
     /// A SHA-256 over every file's name and contents, in hex: the seed's identity.
+    /// Reads every file; see `fingerprint` for the cheap check.
     pub fn content_hash(&self) -> String {
         let mut hasher = Sha256::new();
-        for (name, text) in &self.files {
-            hasher.update(name.as_bytes());
-            hasher.update([0]);
-            if let Ok(text) = text {
-                hasher.update((text.len() as u64).to_be_bytes());
-                hasher.update(text.as_bytes());
+        for (index, name) in FILES.iter().enumerate() {
+            let opened = self.open(index);
+            let reader = Hashing::start(&mut hasher, name, &opened);
+            if let Ok((file, _)) = opened {
+                let mut reader = reader.over(file);
+                // A file that fails half-way hashes as far as it was read: it differs
+                // from the whole file, which is all an identity needs.
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            } else {
+                reader.finish();
             }
         }
-        hasher
-            .finalize()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        hex(&hasher.finalize())
     }
 
-    /// Parses and checks every file and record; all problems or a whole dataset.
-    pub fn validate(&self) -> Result<Dataset, SeedError> {
-        let mut problems = Vec::new();
-        let text = |index: usize| &self.files[index];
-        let countries = records(text(0), &mut problems, json::CountryInput::into_model);
-        let organizations = records(text(1), &mut problems, json::OrganizationInput::into_model);
-        let people = records(text(2), &mut problems, json::PersonInput::into_model);
-        let agreements = records(text(3), &mut problems, json::AgreementInput::into_model);
-        let facilities = records(text(4), &mut problems, json::FacilityInput::into_model);
-        let incidents = records(text(5), &mut problems, json::IncidentInput::into_model);
-        let known = KnownIds {
-            countries: countries.ids,
-            organizations: organizations.ids,
-            people: people.ids,
-            agreements: agreements.ids,
-            facilities: facilities.ids,
+    /// Names, sizes and modification times of the files (the embedded seed: its content
+    /// hash): a stand-in for `content_hash` that costs no reading. A store remembers the
+    /// fingerprint of the seed it imported, so a restart on an unchanged seed directory
+    /// need not read hundreds of megabytes to learn that nothing changed.
+    pub fn fingerprint(&self) -> String {
+        let Some(dir) = &self.dir else {
+            return format!("embedded:{}", self.content_hash());
         };
-        let mut dataset = Dataset {
-            countries: countries.records,
-            organizations: organizations.records,
-            people: people.records,
-            agreements: agreements.records,
-            facilities: facilities.records,
-            incidents: incidents.records,
-        };
-        check_references(&dataset, &known, &mut problems);
+        let mut hasher = Sha256::new();
+        for name in FILES {
+            hasher.update(name.as_bytes());
+            if let Ok(metadata) = std::fs::metadata(dir.join(name)) {
+                hasher.update(metadata.len().to_be_bytes());
+                let modified = metadata
+                    .modified()
+                    .ok()
+                    .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |since| since.as_nanos());
+                hasher.update(modified.to_be_bytes());
+            }
+        }
+        format!("files:{}", hex(&hasher.finalize()))
+    }
+
+    /// Parses and checks every file and record, handing each valid record to `sink` as
+    /// it is read, in file order; returns the content hash. Any problem makes it an
+    /// error listing every problem, and then the records handed on must be discarded.
+    pub fn read(&self, mut sink: impl FnMut(SeedRecord)) -> Result<String, SeedError> {
+        let mut hasher = Sha256::new();
+        let mut checks = Checks::default();
+        self.read_file::<json::CountryInput>(0, &mut hasher, &mut checks, &mut |record| {
+            sink(SeedRecord::Country(record))
+        });
+        self.read_file::<json::OrganizationInput>(1, &mut hasher, &mut checks, &mut |record| {
+            sink(SeedRecord::Organization(record))
+        });
+        self.read_file::<json::PersonInput>(2, &mut hasher, &mut checks, &mut |record| {
+            sink(SeedRecord::Person(record))
+        });
+        self.read_file::<json::AgreementInput>(3, &mut hasher, &mut checks, &mut |record| {
+            sink(SeedRecord::Agreement(record))
+        });
+        self.read_file::<json::FacilityInput>(4, &mut hasher, &mut checks, &mut |record| {
+            sink(SeedRecord::Facility(record))
+        });
+        self.read_file::<json::IncidentInput>(5, &mut hasher, &mut checks, &mut |record| {
+            sink(SeedRecord::Incident(record))
+        });
+        let problems = checks.finish();
         if problems.is_empty() {
-            sort_by_id(&mut dataset);
-            Ok(dataset)
+            Ok(hex(&hasher.finalize()))
         } else {
             Err(SeedError::Invalid {
-                origin: self.origin.clone(),
+                origin: self.origin(),
                 problems,
             })
         }
+    }
+
+    /// Parses and checks every file and record; all problems or a whole dataset, each
+    /// list sorted by id. Holds the whole seed in memory: for tests and small seeds.
+    pub fn validate(&self) -> Result<Dataset, SeedError> {
+        let mut dataset = Dataset::default();
+        self.read(|record| match record {
+            SeedRecord::Country(record) => dataset.countries.push(record),
+            SeedRecord::Organization(record) => dataset.organizations.push(record),
+            SeedRecord::Person(record) => dataset.people.push(record),
+            SeedRecord::Agreement(record) => dataset.agreements.push(record),
+            SeedRecord::Facility(record) => dataset.facilities.push(record),
+            SeedRecord::Incident(record) => dataset.incidents.push(record),
+        })?;
+        sort_by_id(&mut dataset);
+        Ok(dataset)
+    }
+
+    /// Reads one file: its syntax, each record's own problems, its ids, and the
+    /// references of its records (checked now, or at the end when they point at a file
+    /// not read yet).
+    fn read_file<I: json::Input>(
+        &self,
+        index: usize,
+        hasher: &mut Sha256,
+        checks: &mut Checks,
+        emit: &mut dyn FnMut(I::Record),
+    ) where
+        I::Record: References,
+    {
+        let file = FILES[index];
+        let opened = self.open(index);
+        let hashing = Hashing::start(hasher, file, &opened);
+        let (reader, expected_len) = match opened {
+            Ok(opened) => opened,
+            Err(message) => {
+                hashing.finish();
+                checks.file_problem(index, message, None);
+                return;
+            }
+        };
+        let mut reader = hashing.over(reader);
+        let mark = checks.mark();
+        let mut seen: HashSet<Box<str>> = HashSet::new();
+        let mut position = 0;
+        let mut malformed = false;
+        let split = split_array(&mut reader, |element| {
+            position += 1;
+            match checks.record::<I>(index, position, element, &mut seen) {
+                Ok(Some(record)) => emit(record),
+                Ok(None) => {}
+                Err(NotJson) => malformed = true,
+            }
+        });
+        let split = match split {
+            Ok(Split::Whole) if malformed => Ok(Split::Malformed),
+            split => split,
+        };
+        match split {
+            Ok(Split::Whole) if reader.read == expected_len => checks.complete(index, seen),
+            Ok(Split::Whole) => {
+                checks.rewind(mark);
+                checks.file_problem(index, "changed while it was being read".to_owned(), None);
+            }
+            Ok(Split::Malformed) => {
+                // A file that does not parse contributes only its syntax error: what was
+                // read before it is not checked against what could not be read. The
+                // error comes from serde_json, which words it and places it exactly.
+                checks.rewind(mark);
+                let (message, position) = match self.open(index).map(|(file, _)| syntax_error(file))
+                {
+                    Ok(Some(error)) => (
+                        without_position(error.to_string()),
+                        (error.line() > 0).then(|| (error.line(), error.column())),
+                    ),
+                    Ok(None) => ("is not a JSON array of records".to_owned(), None),
+                    Err(message) => (message, None),
+                };
+                checks.file_problem(index, message, position);
+            }
+            Err(error) => {
+                checks.rewind(mark);
+                checks.file_problem(index, format!("cannot be read: {error}"), None);
+            }
+        }
+    }
+}
+
+/// How `split_array` ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Split {
+    /// The input was one JSON array, every element of which was handed on.
+    Whole,
+    /// The input is not a well-formed JSON array; some elements may have been handed on.
+    Malformed,
+}
+
+/// Hands on each element of the JSON array `input` holds, as bytes, reading it in large
+/// blocks; reads `input` to its end whatever it finds (the seed hash covers it all).
+///
+/// Only the array's own structure is checked here (brackets, commas, strings, so that
+/// the elements' extents are right); each element is parsed by the caller, and on
+/// `Malformed` the caller asks serde_json for the error. This is the import's hot path:
+/// serde_json over an `io::Read` goes byte by byte, parsing a slice is several times
+/// faster.
+fn split_array(input: &mut dyn Read, element: impl FnMut(&[u8])) -> std::io::Result<Split> {
+    split_array_in_blocks(input, 4 << 20, element)
+}
+
+fn split_array_in_blocks(
+    input: &mut dyn Read,
+    block: usize,
+    mut element: impl FnMut(&[u8]),
+) -> std::io::Result<Split> {
+    let mut buffer: Vec<u8> = Vec::with_capacity(block * 2);
+    let mut at = 0;
+    let mut eof = false;
+    // Where we are: before '[', before an element (or ']' when `first`), after one.
+    #[derive(PartialEq)]
+    enum State {
+        Start,
+        Element { first: bool },
+        After,
+        End,
+    }
+    let mut state = State::Start;
+    // Drops what was consumed and appends the next block.
+    let fill = |input: &mut dyn Read, buffer: &mut Vec<u8>, at: &mut usize, eof: &mut bool| {
+        buffer.drain(..*at);
+        *at = 0;
+        let start = buffer.len();
+        buffer.resize(start + block, 0);
+        let read = read_full(input, &mut buffer[start..])?;
+        buffer.truncate(start + read);
+        *eof = read == 0;
+        std::io::Result::Ok(())
+    };
+    loop {
+        while at < buffer.len() && matches!(buffer[at], b' ' | b'\t' | b'\n' | b'\r') {
+            at += 1;
+        }
+        if at == buffer.len() {
+            if eof {
+                return Ok(if state == State::End {
+                    Split::Whole
+                } else {
+                    Split::Malformed
+                });
+            }
+            fill(input, &mut buffer, &mut at, &mut eof)?;
+            continue;
+        }
+        let byte = buffer[at];
+        match state {
+            State::Start if byte == b'[' => {
+                at += 1;
+                state = State::Element { first: true };
+            }
+            State::Element { first: true } if byte == b']' => {
+                at += 1;
+                state = State::End;
+            }
+            State::Element { .. } => match value_end(&buffer[at..]) {
+                Some(Ok(len)) => {
+                    element(&buffer[at..at + len]);
+                    at += len;
+                    state = State::After;
+                }
+                Some(Err(())) => break,
+                None if eof => break,
+                None => fill(input, &mut buffer, &mut at, &mut eof)?,
+            },
+            State::After if byte == b',' => {
+                at += 1;
+                state = State::Element { first: false };
+            }
+            State::After if byte == b']' => {
+                at += 1;
+                state = State::End;
+            }
+            _ => break,
+        }
+    }
+    std::io::copy(input, &mut std::io::sink())?;
+    Ok(Split::Malformed)
+}
+
+/// Reads until `buffer` is full or the input ends.
+fn read_full(input: &mut dyn Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut read = 0;
+    while read < buffer.len() {
+        match input.read(&mut buffer[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(read)
+}
+
+/// The length of the JSON value `bytes` starts with: `None` when `bytes` ends first,
+/// `Err` when it cannot be a value. Tracks only strings and bracket depth; the value's
+/// own syntax is checked when it is parsed.
+fn value_end(bytes: &[u8]) -> Option<Result<usize, ()>> {
+    let mut depth = 0usize;
+    let mut index = 0;
+    loop {
+        let byte = *bytes.get(index)?;
+        match byte {
+            b'"' => {
+                index += 1;
+                loop {
+                    match *bytes.get(index)? {
+                        b'\\' => index += 2,
+                        b'"' => break,
+                        _ => index += 1,
+                    }
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return Some(if index == 0 { Err(()) } else { Ok(index) }),
+            b'}' | b']' => depth -= 1,
+            b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
+                return Some(if index == 0 { Err(()) } else { Ok(index) })
+            }
+            _ => {}
+        }
+        index += 1;
+        if depth == 0 && matches!(byte, b'"' | b'}' | b']') {
+            return Some(Ok(index));
+        }
+    }
+}
+
+/// serde_json's account of why `input` is not a JSON array, if it is not.
+fn syntax_error(input: impl Read) -> Option<serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_reader(BufReader::new(input));
+    serde::Deserializer::deserialize_seq(&mut deserializer, Elements)
+        .and_then(|()| deserializer.end())
+        .err()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Feeds the seed hash: a file's name, then its length and contents when it can be read.
+struct Hashing<'h> {
+    hasher: &'h mut Sha256,
+}
+
+impl<'h> Hashing<'h> {
+    fn start<T>(hasher: &'h mut Sha256, name: &str, opened: &Result<(T, u64), String>) -> Self {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        if let Ok((_, len)) = opened {
+            hasher.update(len.to_be_bytes());
+        }
+        Hashing { hasher }
+    }
+
+    fn over<R: Read>(self, inner: R) -> HashingReader<'h, R> {
+        HashingReader {
+            hasher: self.hasher,
+            inner,
+            read: 0,
+        }
+    }
+
+    fn finish(self) {}
+}
+
+/// Hashes the bytes it reads.
+struct HashingReader<'h, R> {
+    hasher: &'h mut Sha256,
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..read]);
+        self.read += read as u64;
+        Ok(read)
+    }
+}
+
+/// Visits a JSON array, checking its syntax and nothing else.
+struct Elements;
+
+impl<'de> serde::de::Visitor<'de> for Elements {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a sequence")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(())
     }
 }
 
@@ -193,98 +540,249 @@ fn sort_by_id(dataset: &mut Dataset) {
     dataset.incidents.sort_by(|a, b| a.id.cmp(&b.id));
 }
 
-/// The valid records of one file, and the ids of all its records, valid or not.
-struct Parsed<Record> {
-    records: Vec<Record>,
-    /// `None` when the file could not be read or parsed: references into it go unchecked
-    /// rather than reported once per reference.
-    ids: Option<HashSet<String>>,
+/// The problems found so far, the ids of each file read, and references waiting for
+/// a file not read yet.
+#[derive(Default)]
+struct Checks {
+    /// Syntax errors and each record's own problems, in the order found.
+    problems: Vec<Problem>,
+    /// Repeated country codes and dangling references, with `(file, record, check)`
+    /// numbers, reported after every other problem in that order.
+    references: Vec<((usize, usize, usize), Problem)>,
+    /// References to a file not read yet: `(order, file, record id, field, target,
+    /// target file)`.
+    pending: Vec<Pending>,
+    /// The ids of each file read, `None` for a file that could not be read or parsed:
+    /// references into it go unchecked rather than reported once per reference.
+    ids: [Option<HashSet<Box<str>>>; 6],
+    /// Whether each file has been read, well or not.
+    read: [bool; 6],
+    codes: HashMap<String, Box<str>>,
+    counter: usize,
 }
 
-/// The ids each file declares, for reference checks.
-struct KnownIds {
-    countries: Option<HashSet<String>>,
-    organizations: Option<HashSet<String>>,
-    people: Option<HashSet<String>>,
-    agreements: Option<HashSet<String>>,
-    facilities: Option<HashSet<String>>,
+/// A reference to a file not read yet: `(order, file, record id, field, target id,
+/// target file)`.
+type Pending = (
+    (usize, usize, usize),
+    usize,
+    Box<str>,
+    &'static str,
+    Box<str>,
+    usize,
+);
+
+/// An element that is not even JSON: the file's syntax error is reported instead.
+struct NotJson;
+
+/// How far `Checks` had got, to forget a file that turns out not to parse.
+struct Mark {
+    problems: usize,
+    references: usize,
+    pending: usize,
+    codes: HashMap<String, Box<str>>,
 }
 
-/// Parses one file into records, reporting syntax errors with their position and each
-/// record's own problems with its id.
-fn records<Input: DeserializeOwned, Record>(
-    (file, text): &(&'static str, Result<String, String>),
-    problems: &mut Vec<Problem>,
-    convert: impl Fn(Input, &mut Reporter) -> Record,
-) -> Parsed<Record> {
-    let file_problem = |message: String, line_column: Option<(usize, usize)>| Problem {
-        file: (*file).to_owned(),
-        record: None,
-        line_column,
-        message,
-    };
-    let text = match text {
-        Ok(text) => text,
-        Err(message) => {
-            problems.push(file_problem(message.clone(), None));
-            return Parsed {
-                records: Vec::new(),
-                ids: None,
-            };
+/// What a record refers to, for the reference checks.
+trait References {
+    /// Calls `refer(field, target id, target file)` for every reference.
+    fn references(&self, refer: &mut dyn FnMut(&'static str, &str, usize));
+    /// The country code, for countries.
+    fn code(&self) -> Option<&str> {
+        None
+    }
+}
+
+const COUNTRIES: usize = 0;
+const ORGANIZATIONS: usize = 1;
+const PEOPLE: usize = 2;
+const AGREEMENTS: usize = 3;
+const FACILITIES: usize = 4;
+
+impl Checks {
+    fn mark(&self) -> Mark {
+        Mark {
+            problems: self.problems.len(),
+            references: self.references.len(),
+            pending: self.pending.len(),
+            codes: self.codes.clone(),
         }
-    };
-    let values: Vec<serde_json::Value> = match serde_json::from_str(text) {
-        Ok(values) => values,
-        Err(error) => {
-            let position = (error.line() > 0).then(|| (error.line(), error.column()));
-            problems.push(file_problem(error.to_string(), position).without_position_suffix());
-            return Parsed {
-                records: Vec::new(),
-                ids: None,
-            };
-        }
-    };
-    let mut records = Vec::with_capacity(values.len());
-    let mut seen = HashSet::new();
-    for (index, value) in values.into_iter().enumerate() {
-        let record = match value.get("id").and_then(serde_json::Value::as_str) {
-            Some(id) => id.to_owned(),
-            None => format!("#{}", index + 1),
+    }
+
+    fn rewind(&mut self, mark: Mark) {
+        self.problems.truncate(mark.problems);
+        self.references.truncate(mark.references);
+        self.pending.truncate(mark.pending);
+        self.codes = mark.codes;
+    }
+
+    fn file_problem(&mut self, index: usize, message: String, line_column: Option<(usize, usize)>) {
+        self.read[index] = true;
+        self.problems.push(Problem {
+            file: FILES[index].to_owned(),
+            record: None,
+            line_column,
+            message,
+        });
+    }
+
+    fn complete(&mut self, index: usize, ids: HashSet<Box<str>>) {
+        self.read[index] = true;
+        self.ids[index] = Some(ids);
+    }
+
+    /// Checks one record; the record when it parses.
+    fn record<I: json::Input>(
+        &mut self,
+        index: usize,
+        position: usize,
+        raw: &[u8],
+        seen: &mut HashSet<Box<str>>,
+    ) -> Result<Option<I::Record>, NotJson>
+    where
+        I::Record: References,
+    {
+        let file = FILES[index];
+        // The common case parses once, straight into the input type; a record that does
+        // not parse is parsed again loosely, to name it and word the problem.
+        let (has_id, record, input) = match serde_json::from_slice::<I>(raw) {
+            Ok(input) => (true, input.id().to_owned(), Ok(input)),
+            Err(_) => {
+                let value: serde_json::Value = serde_json::from_slice(raw).map_err(|_| NotJson)?;
+                let record = value
+                    .get("id")
+                    .and_then(serde_json::Value::as_str)
+                    .map_or_else(|| format!("#{position}"), ToOwned::to_owned);
+                (
+                    value.get("id").is_some(),
+                    record,
+                    serde_json::from_value::<I>(value),
+                )
+            }
         };
         let mut reporter = Reporter {
             file,
             record: &record,
-            problems,
+            problems: &mut self.problems,
         };
-        if value.get("id").is_some() {
+        if has_id {
             if !is_slug(&record) {
                 reporter.report(format!(
                     "field `id`: `{record}` is not a slug (lowercase letters, digits and single hyphens)"
                 ));
-            } else if !seen.insert(record.clone()) {
+            } else if !seen.insert(record.as_str().into()) {
                 reporter.report(format!("duplicate id `{record}`"));
             }
         }
-        match serde_json::from_value::<Input>(value) {
-            Ok(input) => records.push(convert(input, &mut reporter)),
-            Err(error) => reporter.report(error.to_string()),
+        let converted = match input {
+            Ok(input) => input.into_record(&mut reporter),
+            Err(error) => {
+                reporter.report(error.to_string());
+                return Ok(None);
+            }
+        };
+        if let Some(code) = converted.code() {
+            let order = self.next_order(index, position);
+            if let Some(first) = self.codes.get(code) {
+                self.references.push((
+                    order,
+                    Problem {
+                        file: file.to_owned(),
+                        record: Some(record.clone()),
+                        line_column: None,
+                        message: format!("code `{code}` is already used by `{first}`"),
+                    },
+                ));
+            } else {
+                self.codes.insert(code.to_owned(), record.as_str().into());
+            }
+        }
+        let mut found = Vec::new();
+        converted.references(&mut |field, target, target_file| {
+            found.push((field, target.to_owned(), target_file));
+        });
+        for (field, target, target_file) in found {
+            let order = self.next_order(index, position);
+            if self.read[target_file] {
+                self.check(order, index, &record, field, &target, target_file);
+            } else {
+                self.pending.push((
+                    order,
+                    index,
+                    record.as_str().into(),
+                    field,
+                    target.into(),
+                    target_file,
+                ));
+            }
+        }
+        Ok(Some(converted))
+    }
+
+    fn next_order(&mut self, index: usize, position: usize) -> (usize, usize, usize) {
+        self.counter += 1;
+        (index, position, self.counter)
+    }
+
+    fn check(
+        &mut self,
+        order: (usize, usize, usize),
+        index: usize,
+        record: &str,
+        field: &str,
+        target: &str,
+        target_file: usize,
+    ) {
+        let known = &self.ids[target_file];
+        if known.as_ref().is_some_and(|ids| !ids.contains(target)) {
+            let what = match target_file {
+                COUNTRIES => "country",
+                ORGANIZATIONS => "organization",
+                PEOPLE => "person",
+                AGREEMENTS => "agreement",
+                FACILITIES => "facility",
+                _ => "incident",
+            };
+            self.references.push((
+                order,
+                Problem {
+                    file: FILES[index].to_owned(),
+                    record: Some(record.to_owned()),
+                    line_column: None,
+                    message: format!("field `{field}`: no {what} has id `{target}`"),
+                },
+            ));
         }
     }
-    Parsed {
-        records,
-        ids: Some(seen),
+
+    /// Every problem: each file's own, then repeated codes and dangling references.
+    fn finish(mut self) -> Vec<Problem> {
+        for (order, index, record, field, target, target_file) in std::mem::take(&mut self.pending)
+        {
+            self.check(order, index, &record, field, &target, target_file);
+        }
+        self.references.sort_by_key(|(order, _)| *order);
+        let mut problems = self.problems;
+        problems.extend(self.references.into_iter().map(|(_, problem)| problem));
+        problems
     }
 }
 
 impl Problem {
     /// serde_json appends " at line L column C" to syntax errors; the position is
     /// reported in its own field instead.
+    #[cfg(test)]
     fn without_position_suffix(mut self) -> Problem {
-        if let Some(cut) = self.message.rfind(" at line ") {
-            self.message.truncate(cut);
-        }
+        self.message = without_position(self.message);
         self
     }
+}
+
+fn without_position(mut message: String) -> String {
+    if let Some(cut) = message.rfind(" at line ") {
+        message.truncate(cut);
+    }
+    message
 }
 
 fn is_slug(text: &str) -> bool {
@@ -297,157 +795,93 @@ fn is_slug(text: &str) -> bool {
         && !text.contains("--")
 }
 
-/// Reports references to records that do not exist, and repeated country codes.
-fn check_references(dataset: &Dataset, known: &KnownIds, problems: &mut Vec<Problem>) {
-    let KnownIds {
-        countries,
-        organizations,
-        people,
-        agreements,
-        facilities,
-    } = known;
+impl References for Country {
+    fn references(&self, _: &mut dyn FnMut(&'static str, &str, usize)) {}
 
-    let mut codes: HashMap<&str, &str> = HashMap::new();
-    for country in &dataset.countries {
-        if let Some(first) = codes.insert(&country.code, &country.id) {
-            problems.push(Problem {
-                file: FILES[0].to_owned(),
-                record: Some(country.id.clone()),
-                line_column: None,
-                message: format!("code `{}` is already used by `{first}`", country.code),
-            });
+    fn code(&self) -> Option<&str> {
+        Some(&self.code)
+    }
+}
+
+impl References for Organization {
+    fn references(&self, refer: &mut dyn FnMut(&'static str, &str, usize)) {
+        if let Some(country) = &self.country {
+            refer("country", country, COUNTRIES);
+        }
+        if let Some(successor) = &self.succeeded_by {
+            refer("succeededBy", successor, ORGANIZATIONS);
+        }
+        for member in &self.members {
+            refer("members.country", &member.country, COUNTRIES);
         }
     }
+}
 
-    let mut check = |file: &str,
-                     record: &str,
-                     field: &str,
-                     target: &str,
-                     known: &Option<HashSet<String>>,
-                     what: &str| {
-        if known.as_ref().is_some_and(|ids| !ids.contains(target)) {
-            problems.push(Problem {
-                file: file.to_owned(),
-                record: Some(record.to_owned()),
-                line_column: None,
-                message: format!("field `{field}`: no {what} has id `{target}`"),
-            });
+impl References for Person {
+    fn references(&self, refer: &mut dyn FnMut(&'static str, &str, usize)) {
+        if let Some(country) = &self.country {
+            refer("country", country, COUNTRIES);
         }
-    };
-
-    for organization in &dataset.organizations {
-        let (file, id) = (FILES[1], organization.id.as_str());
-        if let Some(country) = &organization.country {
-            check(file, id, "country", country, countries, "country");
-        }
-        if let Some(successor) = &organization.succeeded_by {
-            check(
-                file,
-                id,
-                "succeededBy",
-                successor,
-                organizations,
-                "organization",
-            );
-        }
-        for member in &organization.members {
-            check(
-                file,
-                id,
-                "members.country",
-                &member.country,
-                countries,
-                "country",
-            );
-        }
-    }
-    for person in &dataset.people {
-        let (file, id) = (FILES[2], person.id.as_str());
-        if let Some(country) = &person.country {
-            check(file, id, "country", country, countries, "country");
-        }
-        for role in &person.roles {
+        for role in &self.roles {
             if let Some(country) = &role.country {
-                check(file, id, "roles.country", country, countries, "country");
+                refer("roles.country", country, COUNTRIES);
             }
             if let Some(organization) = &role.organization {
-                check(
-                    file,
-                    id,
-                    "roles.organization",
-                    organization,
-                    organizations,
-                    "organization",
-                );
+                refer("roles.organization", organization, ORGANIZATIONS);
             }
         }
     }
-    for agreement in &dataset.agreements {
-        let (file, id) = (FILES[3], agreement.id.as_str());
-        for party in &agreement.parties {
-            check(file, id, "parties", party, countries, "country");
+}
+
+impl References for Agreement {
+    fn references(&self, refer: &mut dyn FnMut(&'static str, &str, usize)) {
+        for party in &self.parties {
+            refer("parties", party, COUNTRIES);
         }
-        for facility in &agreement.facilities {
-            check(file, id, "facilities", facility, facilities, "facility");
+        for facility in &self.facilities {
+            refer("facilities", facility, FACILITIES);
         }
-        if let Some(extended) = &agreement.extends {
-            check(file, id, "extends", extended, agreements, "agreement");
+        if let Some(extended) = &self.extends {
+            refer("extends", extended, AGREEMENTS);
         }
     }
-    for facility in &dataset.facilities {
-        let (file, id) = (FILES[4], facility.id.as_str());
-        check(
-            file,
-            id,
-            "hostCountry",
-            &facility.host_country,
-            countries,
-            "country",
-        );
-        match &facility.operator {
-            Some(Actor::Country(country)) => {
-                check(file, id, "operator.country", country, countries, "country")
+}
+
+impl References for Facility {
+    fn references(&self, refer: &mut dyn FnMut(&'static str, &str, usize)) {
+        refer("hostCountry", &self.host_country, COUNTRIES);
+        match &self.operator {
+            Some(Actor::Country(country)) => refer("operator.country", country, COUNTRIES),
+            Some(Actor::Organization(organization)) => {
+                refer("operator.organization", organization, ORGANIZATIONS)
             }
-            Some(Actor::Organization(organization)) => check(
-                file,
-                id,
-                "operator.organization",
-                organization,
-                organizations,
-                "organization",
-            ),
             None => {}
         }
-        for country in &facility.countries {
-            check(file, id, "countries", country, countries, "country");
+        for country in &self.countries {
+            refer("countries", country, COUNTRIES);
         }
-        if let Some(parent) = &facility.part_of {
-            check(file, id, "partOf", parent, facilities, "facility");
+        if let Some(parent) = &self.part_of {
+            refer("partOf", parent, FACILITIES);
         }
     }
-    for incident in &dataset.incidents {
-        let (file, id) = (FILES[5], incident.id.as_str());
-        for country in &incident.countries {
-            check(file, id, "countries", country, countries, "country");
+}
+
+impl References for Incident {
+    fn references(&self, refer: &mut dyn FnMut(&'static str, &str, usize)) {
+        for country in &self.countries {
+            refer("countries", country, COUNTRIES);
         }
-        for facility in &incident.facilities {
-            check(file, id, "facilities", facility, facilities, "facility");
+        for facility in &self.facilities {
+            refer("facilities", facility, FACILITIES);
         }
-        for organization in &incident.organizations {
-            check(
-                file,
-                id,
-                "organizations",
-                organization,
-                organizations,
-                "organization",
-            );
+        for organization in &self.organizations {
+            refer("organizations", organization, ORGANIZATIONS);
         }
-        for person in &incident.people {
-            check(file, id, "people", person, people, "person");
+        for person in &self.people {
+            refer("people", person, PEOPLE);
         }
-        for agreement in &incident.agreements {
-            check(file, id, "agreements", agreement, agreements, "agreement");
+        for agreement in &self.agreements {
+            refer("agreements", agreement, AGREEMENTS);
         }
     }
 }
@@ -481,14 +915,131 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_hash_changes_with_any_byte() {
-        let seed = SeedSource::embedded();
-        let mut changed = seed.clone();
-        if let Ok(text) = &mut changed.files[5].1 {
-            text.push(' ');
+    fn copy_of_embedded() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for (name, text) in FILES.iter().zip(EMBEDDED) {
+            std::fs::write(dir.path().join(name), text).expect("writes");
         }
-        assert_ne!(seed.content_hash(), changed.content_hash());
-        assert_eq!(seed.content_hash(), SeedSource::embedded().content_hash());
+        dir
+    }
+
+    #[test]
+    fn the_hash_changes_with_any_byte_and_is_the_same_read_or_hashed() {
+        let copy = copy_of_embedded();
+        let seed = SeedSource::from_dir(copy.path()).expect("a directory");
+        let hash = seed.content_hash();
+        assert_eq!(hash, SeedSource::embedded().content_hash());
+        assert_eq!(seed.read(|_| {}).expect("valid"), hash);
+        let path = copy.path().join(FILES[5]);
+        let mut text = std::fs::read_to_string(&path).expect("reads");
+        text.push(' ');
+        std::fs::write(&path, text).expect("writes");
+        assert_ne!(seed.content_hash(), hash);
+    }
+
+    #[test]
+    fn the_fingerprint_follows_size_and_modification_time() {
+        let copy = copy_of_embedded();
+        let seed = SeedSource::from_dir(copy.path()).expect("a directory");
+        let before = seed.fingerprint();
+        assert_eq!(seed.fingerprint(), before, "stable while nothing changes");
+        let path = copy.path().join(FILES[0]);
+        let file = File::options().append(true).open(&path).expect("opens");
+        file.set_len(file.metadata().expect("metadata").len() + 1)
+            .expect("grows");
+        assert_ne!(seed.fingerprint(), before);
+    }
+
+    fn split(text: &str, block: usize) -> (Split, Vec<String>) {
+        let mut elements = Vec::new();
+        let split = split_array_in_blocks(&mut text.as_bytes(), block, |element| {
+            elements.push(String::from_utf8_lossy(element).into_owned())
+        })
+        .expect("reads");
+        (split, elements)
+    }
+
+    #[test]
+    fn arrays_split_into_their_elements_across_any_block_boundary() {
+        let text =
+            " [ {\"a\": \"]\\\"},[\", \"b\": [1, {\"c\": []}]} ,\n[1,2],3 , \"x,]\" ,true\t]\r\n ";
+        let expected = vec![
+            "{\"a\": \"]\\\"},[\", \"b\": [1, {\"c\": []}]}".to_owned(),
+            "[1,2]".to_owned(),
+            "3".to_owned(),
+            "\"x,]\"".to_owned(),
+            "true".to_owned(),
+        ];
+        for block in [1, 2, 3, 7, 64, 1 << 20] {
+            assert_eq!(
+                split(text, block),
+                (Split::Whole, expected.clone()),
+                "block {block}"
+            );
+        }
+        assert_eq!(split("[]", 1), (Split::Whole, vec![]));
+        assert_eq!(split(" [ ] ", 2), (Split::Whole, vec![]));
+    }
+
+    #[test]
+    fn an_element_that_is_not_json_is_the_files_syntax_error() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for (name, text) in FILES.iter().zip(EMBEDDED) {
+            std::fs::write(dir.path().join(name), text).expect("writes");
+        }
+        // Brackets that balance in number but not in kind: the splitter passes it on as
+        // one element, which does not parse.
+        std::fs::write(dir.path().join(FILES[1]), "[[}]").expect("writes");
+        let Err(SeedError::Invalid { problems, .. }) = SeedSource::from_dir(dir.path())
+            .expect("a directory")
+            .read(|_| {})
+        else {
+            panic!("an invalid seed was read");
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].file, FILES[1]);
+        assert_eq!(problems[0].line_column, Some((1, 3)), "{problems:?}");
+    }
+
+    #[test]
+    fn anything_but_one_array_is_malformed() {
+        for text in [
+            "",
+            " ",
+            "[",
+            "]",
+            "{}",
+            "[1,]",
+            "[,1]",
+            "[1 2]",
+            "[1,,2]",
+            "[]x",
+            "[] []",
+            "[\"a]",
+            "[{\"a\": 1]",
+            "[{]",
+            "x[]",
+        ] {
+            for block in [1, 3, 1 << 20] {
+                assert_eq!(
+                    split(text, block).0,
+                    Split::Malformed,
+                    "{text:?} in blocks of {block}"
+                );
+            }
+            assert!(syntax_error(text.as_bytes()).is_some(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_have_their_position_apart() {
+        let problem = Problem {
+            file: FILES[0].to_owned(),
+            record: None,
+            line_column: Some((3, 4)),
+            message: "expected value at line 3 column 4".to_owned(),
+        }
+        .without_position_suffix();
+        assert_eq!(problem.message, "expected value");
     }
 }

@@ -8,6 +8,7 @@ pub mod codec;
 mod import;
 pub mod keys;
 mod manifest;
+pub mod packed;
 pub mod search;
 mod verify;
 
@@ -22,7 +23,7 @@ use serde::Serialize;
 
 use crate::model::{Agreement, Country, Facility, Incident, Organization, Person, RecordKind};
 pub use codec::CodecError;
-pub use import::ImportSummary;
+pub use import::{ImportSummary, Importer};
 pub use keys::Link;
 use keys::SortKey;
 pub use manifest::Manifest;
@@ -30,7 +31,9 @@ use search::Searchable;
 
 /// The layout of trees and keys plus the codec's value version. A store written in another
 /// format is refused at start (see `StoreState::Ready`), never misread.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 packs every tree but `meta`, `counts` and `country-codes` into chunks
+/// (`packed`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The default size of sled's page cache. sled's own default (1 GiB) dwarfs this dataset.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -52,6 +55,17 @@ pub enum StoreError {
         tree: String,
         key: String,
         source: CodecError,
+    },
+    #[error("damaged chunk under key {key:?} in tree `{tree}`: {reason}")]
+    Chunk {
+        tree: String,
+        key: String,
+        reason: &'static str,
+    },
+    #[error("the import's spool file {path}: {source}")]
+    Spool {
+        path: PathBuf,
+        source: std::io::Error,
     },
     #[error("cannot encode record `{key}` for tree `{tree}`: {source}")]
     Encode {
@@ -178,6 +192,7 @@ const META_FORMAT: &[u8] = b"format";
 const META_SEED_HASH: &[u8] = b"seed-hash";
 const META_RECORDS: &[u8] = b"records";
 const META_INDEX_ENTRIES: &[u8] = b"index-entries";
+const META_SEED_FINGERPRINT: &[u8] = b"seed-fingerprint";
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`. Fails clearly if another process
@@ -276,9 +291,8 @@ impl Store {
     pub fn get<R: Record>(&self, id: &str) -> Result<Option<R>, StoreError> {
         let tree_name = keys::record_tree(R::KIND);
         let tree = &self.inner.records[&R::KIND];
-        let Some(bytes) = tree
-            .get(id.as_bytes())
-            .map_err(|source| sled_error(tree_name, source))?
+        let Some(bytes) =
+            packed::get(tree, id.as_bytes()).map_err(|source| packed_error(tree_name, source))?
         else {
             return Ok(None);
         };
@@ -334,14 +348,9 @@ impl Store {
         };
         let kind = list.kind();
         let prefix_len = prefix.len();
-        let iter = tree.range(bounds(&prefix, range));
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
-            Box::new(iter.rev())
-        } else {
-            Box::new(iter)
-        };
-        iter.map(move |item| {
-            let (key, value) = item.map_err(|source| sled_error(&tree_name, source))?;
+        let (lower, upper) = bounds(&prefix, range);
+        packed::range(tree, lower, upper, reverse).map(move |item| {
+            let (key, value) = item.map_err(|source| packed_error(&tree_name, source))?;
             Ok(Entry {
                 key: key[prefix_len..].to_vec(),
                 kind,
@@ -350,13 +359,33 @@ impl Store {
         })
     }
 
-    /// The number of entries in a list (one read).
+    /// The number of entries in a list: one read for a list longer than a chunk, whose
+    /// count the import stored, else a scan of at most two chunks.
     pub fn count(&self, list: &List) -> Result<u64, StoreError> {
         let key = match list {
             List::All(kind) => keys::count_key(keys::order_tree(*kind), None),
             List::Linked(link, owner) => keys::count_key(&link.tree(), Some(owner)),
         };
-        self.read_count(&key)
+        match self.stored_count(&key)? {
+            Some(count) => Ok(count),
+            None => self
+                .scan(list, KeyRange::ALL, false)
+                .try_fold(0, |count, entry| entry.map(|_| count + 1)),
+        }
+    }
+
+    /// The number of records a search token is indexed for.
+    fn token_count(&self, token: &str) -> Result<u64, StoreError> {
+        if let Some(count) = self.stored_count(&keys::count_key(keys::SEARCH_TREE, Some(token)))? {
+            return Ok(count);
+        }
+        let prefix = keys::link_prefix(token);
+        let (lower, upper) = bounds(&prefix, KeyRange::ALL);
+        packed::range(&self.inner.search, lower, upper, false).try_fold(0, |count, entry| {
+            entry
+                .map(|_| count + 1)
+                .map_err(|source| packed_error(keys::SEARCH_TREE, source))
+        })
     }
 
     /// Records of any kind whose indexed words include every word of `text`, ordered by
@@ -369,8 +398,7 @@ impl Store {
     ) -> Result<impl Iterator<Item = Result<Entry, StoreError>> + 'a, StoreError> {
         let mut tokens: Vec<(u64, String)> = Vec::new();
         for token in search::query_tokens(text) {
-            let count = self.read_count(&keys::count_key(keys::SEARCH_TREE, Some(&token)))?;
-            tokens.push((count, token));
+            tokens.push((self.token_count(&token)?, token));
         }
         tokens.sort();
         let driver = tokens
@@ -381,22 +409,24 @@ impl Store {
         let tree = &self.inner.search;
         let prefix = keys::link_prefix(driver.as_deref().unwrap_or_default());
         let prefix_len = prefix.len();
-        let postings: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+        let postings: Box<dyn Iterator<Item = Result<packed::Item, packed::PackedError>>> =
             match driver {
                 None => Box::new(std::iter::empty()),
-                Some(_) if reverse => Box::new(tree.range(bounds(&prefix, range)).rev()),
-                Some(_) => Box::new(tree.range(bounds(&prefix, range))),
+                Some(_) => {
+                    let (lower, upper) = bounds(&prefix, range);
+                    Box::new(packed::range(tree, lower, upper, reverse))
+                }
             };
         let matches = postings.filter_map(move |item| {
             let result = (|| {
-                let (key, _) = item.map_err(|source| sled_error(keys::SEARCH_TREE, source))?;
+                let (key, _) = item.map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
                 let suffix = &key[prefix_len..];
                 for token in &others {
                     let mut other = keys::link_prefix(token);
                     other.extend_from_slice(suffix);
-                    if !tree
-                        .contains_key(other)
-                        .map_err(|source| sled_error(keys::SEARCH_TREE, source))?
+                    if packed::get(tree, &other)
+                        .map_err(|source| packed_error(keys::SEARCH_TREE, source))?
+                        .is_none()
                     {
                         return Ok(None);
                     }
@@ -443,6 +473,26 @@ impl Store {
         }))
     }
 
+    /// Records the cheap fingerprint of the seed the store was just imported from (see
+    /// `seed::SeedSource::fingerprint`), so a restart can recognise it without hashing.
+    pub fn remember_seed_fingerprint(&self, fingerprint: &str) -> Result<(), StoreError> {
+        self.inner
+            .meta
+            .insert(META_SEED_FINGERPRINT, fingerprint.as_bytes())
+            .map_err(|source| sled_error(keys::META_TREE, source))?;
+        self.flush()
+    }
+
+    /// The fingerprint `remember_seed_fingerprint` recorded, if any.
+    pub fn seed_fingerprint(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .inner
+            .meta
+            .get(META_SEED_FINGERPRINT)
+            .map_err(|source| sled_error(keys::META_TREE, source))?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     /// The number of records of all kinds together, from the counts the import wrote.
     pub fn total_records(&self) -> Result<u64, StoreError> {
         Ok(self.record_counts()?.values().sum())
@@ -465,7 +515,8 @@ impl Store {
             .map_err(|source| sled_error("(all)", source))
     }
 
-    fn read_count(&self, key: &[u8]) -> Result<u64, StoreError> {
+    /// The count the import stored for a list longer than a chunk.
+    fn stored_count(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
         let value = self
             .inner
             .counts
@@ -473,7 +524,7 @@ impl Store {
             .map_err(|source| sled_error(keys::COUNTS_TREE, source))?;
         Ok(value
             .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
-            .map_or(0, u64::from_be_bytes))
+            .map(u64::from_be_bytes))
     }
 }
 
@@ -522,6 +573,17 @@ fn bounds(prefix: &[u8], range: KeyRange<'_>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>
         (Bound::Unbounded, None) => Bound::Unbounded,
     };
     (lower, upper)
+}
+
+fn packed_error(tree: &str, source: packed::PackedError) -> StoreError {
+    match source {
+        packed::PackedError::Sled(source) => sled_error(tree, source),
+        packed::PackedError::Damaged { key, reason } => StoreError::Chunk {
+            tree: tree.to_owned(),
+            key,
+            reason,
+        },
+    }
 }
 
 fn sled_error(tree: &str, source: sled::Error) -> StoreError {

@@ -7,7 +7,17 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use crate::model::{Agreement, Country, Facility, Incident, Organization, Person, RecordKind};
 
 use super::keys::{self, Link};
-use super::{codec, sled_error, List, Manifest, Record, Store, StoreError, StoreState};
+use super::{codec, packed, packed_error, List, Manifest, Record, Store, StoreError, StoreState};
+
+/// Every entry of a packed tree, in key order.
+fn all(tree: &sled::Tree) -> impl Iterator<Item = Result<packed::Item, packed::PackedError>> + '_ {
+    packed::range(
+        tree,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        false,
+    )
+}
 
 impl Store {
     /// Reads the whole store and returns every inconsistency found, each naming its tree
@@ -84,8 +94,19 @@ impl Store {
     fn verify_records<R: Record>(&self, problems: &mut Vec<String>) -> Result<u64, StoreError> {
         let tree_name = keys::record_tree(R::KIND);
         let mut count = 0;
-        for item in self.inner.records[&R::KIND].iter() {
-            let (key, value) = item.map_err(|source| sled_error(tree_name, source))?;
+        for item in all(&self.inner.records[&R::KIND]) {
+            let (key, value) = match item {
+                Ok(item) => item,
+                Err(packed::PackedError::Sled(source)) => {
+                    return Err(super::sled_error(tree_name, source))
+                }
+                Err(error) => {
+                    problems.push(format!(
+                        "`{tree_name}`: {error}; the rest of the tree is unread"
+                    ));
+                    break;
+                }
+            };
             count += 1;
             let key = String::from_utf8_lossy(&key).into_owned();
             match codec::decode::<R>(&value) {
@@ -160,8 +181,19 @@ impl Store {
         mut visit: impl FnMut(&str, &str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let tree_name = link.tree();
-        for item in self.inner.links[&link].iter() {
-            let (key, value) = item.map_err(|source| sled_error(&tree_name, source))?;
+        for item in all(&self.inner.links[&link]) {
+            let (key, value) = match item {
+                Ok(item) => item,
+                Err(packed::PackedError::Sled(source)) => {
+                    return Err(super::sled_error(&tree_name, source))
+                }
+                Err(error) => {
+                    problems.push(format!(
+                        "`{tree_name}`: {error}; the rest of the tree is unread"
+                    ));
+                    break;
+                }
+            };
             let Some(split) = key.iter().position(|byte| *byte == keys::SEPARATOR) else {
                 problems.push(format!("`{tree_name}` has a key without an owner: {key:?}"));
                 continue;
@@ -174,9 +206,9 @@ impl Store {
     }
 
     fn contains(&self, kind: RecordKind, id: &str) -> Result<bool, StoreError> {
-        self.inner.records[&kind]
-            .contains_key(id.as_bytes())
-            .map_err(|source| sled_error(keys::record_tree(kind), source))
+        packed::get(&self.inner.records[&kind], id.as_bytes())
+            .map(|value| value.is_some())
+            .map_err(|source| packed_error(keys::record_tree(kind), source))
     }
 }
 

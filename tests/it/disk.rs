@@ -60,7 +60,8 @@ fn reported<'a>(stdout: &'a str, name: &str) -> &'a str {
 fn a_full_disk_stops_the_import_with_a_clear_error_and_the_next_start_finishes_it() {
     let (stdout, log) = in_namespace(
         r#"
-        mount -t tmpfs -o size=512k tmpfs "$MOUNT"
+        # Smaller than the seed's store (about 370 KiB with its import spool).
+        mount -t tmpfs -o size=128k tmpfs "$MOUNT"
         status=0; "$BIN" --listen 127.0.0.1:0 --data-dir "$MOUNT/store" 2>"$LOG" || status=$?
         echo "full=$status"
         if [ -e "$MOUNT/store/kyrgyz-relations.manifest.json" ]; then echo manifest=yes; else echo manifest=no; fi

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use kyrgyz_relations::schema::AppSchema;
 use kyrgyz_relations::store::Store;
-use kyrgyz_relations::{http, schema};
+use kyrgyz_relations::{http, schema, store};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -185,7 +185,7 @@ async fn graphiql_health_and_unknown_paths() {
         .await
         .expect("JSON");
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["store"]["formatVersion"], 1);
+    assert_eq!(health["store"]["formatVersion"], store::FORMAT_VERSION);
     assert_eq!(
         health["store"]["seedHash"].as_str().expect("hash").len(),
         64

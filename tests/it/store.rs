@@ -6,7 +6,9 @@ use kyrgyz_relations::model::RecordKind;
 use kyrgyz_relations::schema::build_schema;
 use kyrgyz_relations::store::{Manifest, Store, StoreError, StoreState};
 
-use crate::support::{edit_seed, open, raw_sled, record, retry_locked, seed_copy, try_open};
+use crate::support::{
+    edit_packed, edit_seed, open, raw_sled, record, retry_locked, seed_copy, try_open,
+};
 
 fn total(store: &Store) -> u64 {
     store.record_counts().expect("counts").values().sum()
@@ -136,10 +138,11 @@ async fn a_corrupted_record_is_an_internal_error_that_leaks_nothing() {
     drop(open(&Options::new(data.path())));
     {
         let db = raw_sled(data.path());
-        let countries = db.open_tree("records/countries").expect("tree");
-        countries
-            .insert("russia", &[1u8, 0xff, 0xff, 0xff, 0xff, 0xff][..])
-            .expect("writes");
+        edit_packed(
+            &db.open_tree("records/countries").expect("tree"),
+            "russia",
+            Some(&[1u8, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        );
         db.flush().expect("flushes");
     }
     let opened = open(&Options::new(data.path()));
@@ -296,14 +299,16 @@ fn verify_finds_a_sound_store_sound_and_names_damage() {
     }
     {
         let db = raw_sled(data.path());
-        db.open_tree("records/facilities")
-            .expect("tree")
-            .insert("kant-air-base", &[1u8, 9, 9][..])
-            .expect("writes");
-        db.open_tree("records/incidents")
-            .expect("tree")
-            .remove("ferghana-clashes-2013")
-            .expect("removes");
+        edit_packed(
+            &db.open_tree("records/facilities").expect("tree"),
+            "kant-air-base",
+            Some(&[1u8, 9, 9]),
+        );
+        edit_packed(
+            &db.open_tree("records/incidents").expect("tree"),
+            "ferghana-clashes-2013",
+            None,
+        );
         db.flush().expect("flushes");
     }
     let store = retry_locked(|| Store::open(data.path(), 1 << 20));

@@ -126,6 +126,37 @@ pub fn raw_sled(path: &Path) -> sled::Db {
     retry_locked(|| sled::open(path))
 }
 
+/// Replaces (`Some`) or removes (`None`) the value under `key` in a packed tree, as damage
+/// or a lost write would: the chunk holding it is read, edited and written back.
+pub fn edit_packed(tree: &sled::Tree, key: &str, value: Option<&[u8]>) {
+    use kyrgyz_relations::store::packed::{Chunk, Writer};
+    let (chunk_key, bytes) = tree
+        .range(..=key.as_bytes())
+        .next_back()
+        .expect("a chunk at or before the key")
+        .expect("reads");
+    let chunk = Chunk::decode(&chunk_key, bytes).expect("an intact chunk");
+    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = (0..chunk.len())
+        .map(|index| (chunk.key(index).to_vec(), chunk.value(index).to_vec()))
+        .collect();
+    let position = entries
+        .iter()
+        .position(|(entry, _)| entry == key.as_bytes())
+        .expect("the key is in its chunk");
+    match value {
+        Some(value) => entries[position].1 = value.to_vec(),
+        None => {
+            entries.remove(position);
+        }
+    }
+    tree.remove(&chunk_key).expect("removes the chunk");
+    let mut writer = Writer::new(tree);
+    for (key, value) in &entries {
+        writer.push(key, value).expect("in order");
+    }
+    writer.finish().expect("writes");
+}
+
 /// Runs `command` to completion with its output captured, killing it after `timeout`.
 pub fn run_bounded(mut command: Command, timeout: Duration) -> Result<Output, String> {
     let mut child = command
