@@ -10,6 +10,7 @@ mod facility;
 mod field_errors;
 mod incident;
 pub mod limits;
+mod lru;
 mod organization;
 pub mod persisted;
 mod person;

@@ -4,11 +4,12 @@
 //! The cache keeps query *text*, so a persisted query is parsed and checked by the query
 //! guard on every use. Knows nothing of HTTP: `http` applies these rules and picks statuses.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::Value;
 use sha2::{Digest, Sha256};
+
+use super::lru::Lru;
 
 /// The error message Apollo clients look for before retrying with the query.
 pub const NOT_FOUND_MESSAGE: &str = "PersistedQueryNotFound";
@@ -19,14 +20,16 @@ pub const NOT_FOUND_CODE: &str = "PERSISTED_QUERY_NOT_FOUND";
 /// The default bound on the cache: with queries of a few hundred bytes, thousands of them.
 pub const DEFAULT_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
-/// What an entry costs beyond its hash and text: the map nodes, the `Arc` and the order key.
+/// What an entry costs beyond its hash and text: the index slot, the entry and its links,
+/// and the two `Arc` headers.
 const ENTRY_OVERHEAD_BYTES: usize = 128;
 
 /// The persisted query cache: a cheap-to-clone handle, bounded in bytes of queries held,
 /// which forgets the least recently used queries first.
 #[derive(Clone)]
 pub struct PersistedQueries {
-    cache: Arc<Mutex<Lru>>,
+    /// Hash → query text.
+    cache: Arc<Mutex<Lru<str, Arc<str>>>>,
 }
 
 /// What a request's `persistedQuery` extension asked for, once the rules accepted it.
@@ -98,13 +101,7 @@ impl PersistedQueries {
     /// entry). With 0 it holds nothing, and every hash-only request is a miss.
     pub fn new(max_bytes: usize) -> PersistedQueries {
         PersistedQueries {
-            cache: Arc::new(Mutex::new(Lru {
-                entries: HashMap::new(),
-                order: BTreeMap::new(),
-                clock: 0,
-                bytes: 0,
-                max_bytes,
-            })),
+            cache: Arc::new(Mutex::new(Lru::new(max_bytes))),
         }
     }
 
@@ -122,7 +119,8 @@ impl PersistedQueries {
         if request.query.is_empty() {
             let query = self
                 .lock()
-                .get(&hash)
+                .get(hash.as_str())
+                .cloned()
                 .ok_or(PersistedQueryError::NotFound)?;
             request.query = query.to_string();
             Ok(Persisted::Hit)
@@ -138,12 +136,14 @@ impl PersistedQueries {
 
     /// Stores a query the rules accepted and the schema found valid.
     pub fn register(&self, registration: Registration) {
-        self.lock().insert(registration.hash, registration.query);
+        let cost = cost(&registration.hash, &registration.query);
+        self.lock()
+            .insert(Arc::from(registration.hash), registration.query, cost);
     }
 
     /// How many queries the cache holds.
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().len()
     }
 
     /// Whether the cache holds no query.
@@ -151,7 +151,7 @@ impl PersistedQueries {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<str, Arc<str>>> {
         // The cache is consistent after every statement that holds the lock, so a panic
         // elsewhere while it was held leaves nothing to repair.
         self.cache
@@ -187,66 +187,9 @@ fn requested_hash(extension: &Value) -> Result<String, PersistedQueryError> {
     }
 }
 
-/// A least-recently-used map from hash to query, bounded in bytes.
-struct Lru {
-    entries: HashMap<String, Entry>,
-    /// Last use → hash, oldest first.
-    order: BTreeMap<u64, String>,
-    /// Counts uses; each use gets the next value.
-    clock: u64,
-    bytes: usize,
-    max_bytes: usize,
-}
-
-struct Entry {
-    query: Arc<str>,
-    used: u64,
-}
-
-impl Lru {
-    fn cost(hash: &str, query: &str) -> usize {
-        hash.len() + query.len() + ENTRY_OVERHEAD_BYTES
-    }
-
-    fn tick(&mut self) -> u64 {
-        self.clock += 1;
-        self.clock
-    }
-
-    fn get(&mut self, hash: &str) -> Option<Arc<str>> {
-        let now = self.tick();
-        let entry = self.entries.get_mut(hash)?;
-        let hash = self
-            .order
-            .remove(&entry.used)
-            .expect("every entry has its last use in `order`");
-        entry.used = now;
-        let query = entry.query.clone();
-        self.order.insert(now, hash);
-        Some(query)
-    }
-
-    fn insert(&mut self, hash: String, query: Arc<str>) {
-        if self.get(&hash).is_some() {
-            return;
-        }
-        let cost = Lru::cost(&hash, &query);
-        if cost > self.max_bytes {
-            return;
-        }
-        while self.bytes + cost > self.max_bytes {
-            let Some((_, oldest)) = self.order.pop_first() else {
-                break;
-            };
-            if let Some(evicted) = self.entries.remove(&oldest) {
-                self.bytes -= Lru::cost(&oldest, &evicted.query);
-            }
-        }
-        let now = self.tick();
-        self.order.insert(now, hash.clone());
-        self.entries.insert(hash, Entry { query, used: now });
-        self.bytes += cost;
-    }
+/// What an entry costs the cache's bound: its hash and text, and what holds them.
+fn cost(hash: &str, query: &str) -> usize {
+    hash.len() + query.len() + ENTRY_OVERHEAD_BYTES
 }
 
 #[cfg(test)]
@@ -323,7 +266,7 @@ mod tests {
     #[test]
     fn the_cache_is_bounded_in_bytes_and_forgets_the_least_recently_used() {
         let query = |n: usize| format!("{{ country(code: \"{n:02}\") {{ name }} }}");
-        let cost = Lru::cost(&sha256_hex(&query(0)), &query(0));
+        let cost = cost(&sha256_hex(&query(0)), &query(0));
         let cache = PersistedQueries::new(3 * cost);
         for n in 0..3 {
             register(&cache, &query(n));
@@ -341,7 +284,7 @@ mod tests {
                 .is_ok()
         };
         assert!(known(0) && !known(1) && known(2) && known(3));
-        assert!(cache.lock().bytes <= 3 * cost);
+        assert!(cache.lock().bytes() <= 3 * cost);
 
         let nothing = PersistedQueries::new(0);
         register(&nothing, &query(0));
