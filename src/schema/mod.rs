@@ -11,6 +11,7 @@ mod field_errors;
 mod incident;
 pub mod limits;
 mod lru;
+pub mod normalize;
 mod organization;
 pub mod persisted;
 mod person;

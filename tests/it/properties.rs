@@ -1,5 +1,6 @@
 //! Property tests: generated inputs against the public API (`PartialDate`, the query guard,
-//! cursors and global ids through the schema, the seed parser).
+//! cursors and global ids through the schema, the seed parser, the response cache's normal
+//! form of a document).
 //!
 //! The default run is short (a few hundred cases per property, the module in seconds). A
 //! long campaign sets `PROPTEST_CASES`, which every property here honours:
@@ -27,6 +28,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use kyrgyz_relations::model::{CalendarDate, DateWindow, PartialDate};
 use kyrgyz_relations::schema::limits::{check_document, check_text, check_variables, Limits};
+use kyrgyz_relations::schema::normalize::{normalize, Unnormalizable};
 use kyrgyz_relations::seed::{SeedError, SeedSource, FILES};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -1614,4 +1616,158 @@ fn an_edited_seed_record_is_accepted_or_reported_never_a_panic() {
         }
         Ok(())
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. The response cache's normal form of a document
+// ---------------------------------------------------------------------------------------
+
+/// What may separate a token of a generated document from the one before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gap {
+    /// Any ignored tokens, or none.
+    Any,
+    /// No comment: between `on` and a type condition's name, or after a variable `on`.
+    NoComment,
+    /// Nothing: inside a type reference, which async-graphql reads as one token.
+    Nothing,
+}
+
+/// Documents as space-separated tokens. `^` before a token: nothing may come before it;
+/// `~`: no comment may. `S` stands for a string value, `N` for a number.
+const TOKENIZED_DOCUMENTS: [&str; 5] = [
+    "query Q ( $ v : [ ^Int ^! ^] ^! $ w : String = S $ on ~: ^Int ) @ skip ( if : false ) \
+     { a ( x : $ v y : [ N N S ] z : { k : S l : N } ) { ... on ~T { b } ... F } } \
+     fragment F on ~T { c ( s : S ) }",
+    "{ n1 : node ( id : S ) { id ... on ~Country { name } } }",
+    "query { search ( text : S ) { nodes { __typename ... @ include ( if : true ) { id } } } }",
+    "mutation M ( $ ids : [ ^[ ^ID ^! ^] ^] = [ [ S ] ] ) { x ( n : N ) }",
+    "{ a ( x : S y : S z : [ S S ] ) b : c ( n : N ) }",
+];
+
+/// The bytes the normal form keeps no space beside.
+fn is_punctuator(token: &str) -> bool {
+    token == "..." || (token.len() == 1 && "!$&():=@[]{|}".contains(token))
+}
+
+/// A document's tokens with the gap before each; `S` and `N` filled in.
+fn tokenized_document() -> impl Strategy<Value = Vec<(Gap, String)>> {
+    (
+        select(TOKENIZED_DOCUMENTS.to_vec()),
+        vec(string_value(), 12),
+        vec(
+            select(vec!["0", "1", "-2", "3.25", "-4.5e-3", "6E+2", "70"]),
+            12,
+        ),
+    )
+        .prop_map(|(document, strings, numbers)| {
+            let (mut strings, mut numbers) =
+                (strings.into_iter().cycle(), numbers.into_iter().cycle());
+            document
+                .split_whitespace()
+                .map(|token| {
+                    let (gap, token) = match token.as_bytes()[0] {
+                        b'^' => (Gap::Nothing, &token[1..]),
+                        b'~' => (Gap::NoComment, &token[1..]),
+                        _ => (Gap::Any, token),
+                    };
+                    let token = match token {
+                        "S" => strings.next().unwrap_or_default(),
+                        "N" => numbers.next().unwrap_or_default().to_owned(),
+                        token => token.to_owned(),
+                    };
+                    (gap, token)
+                })
+                .collect()
+        })
+}
+
+/// Any sequence of tokens and near-tokens (`.`, `..`, a lone `-`), valid or not.
+fn token_soup() -> impl Strategy<Value = Vec<(Gap, String)>> {
+    let token = prop_oneof![
+        4 => select(vec![
+            "{", "}", "(", ")", "[", "]", "!", "$", ":", "=", "@", "|", "&", "...", ".", "..",
+            "-", "a", "on", "query", "fragment", "Int", "T", "1", "-2", "3.5", "e5", "\"\"",
+        ])
+        .prop_map(str::to_owned),
+        1 => string_value(),
+    ];
+    vec(token.prop_map(|token| (Gap::Any, token)), 1..24)
+}
+
+/// The tokens written out: before each, ignored tokens its gap allows (`None`: the least
+/// the tokens need, a space between two that are not punctuators).
+fn write_tokens(tokens: &[(Gap, String)], gaps: Option<&[String]>) -> String {
+    let mut text = String::new();
+    let mut previous: Option<&str> = None;
+    for (index, (gap, token)) in tokens.iter().enumerate() {
+        let mut between = match (gap, gaps) {
+            (_, None) | (Gap::Nothing, _) => String::new(),
+            (Gap::NoComment, Some(gaps)) => match &gaps[index % gaps.len()] {
+                gap if gap.contains('#') => " ".to_owned(),
+                gap => gap.clone(),
+            },
+            (Gap::Any, Some(gaps)) => gaps[index % gaps.len()].clone(),
+        };
+        // Two names, numbers or strings need something between them, or they run together.
+        if between.is_empty()
+            && previous.is_some_and(|previous| !is_punctuator(previous))
+            && !is_punctuator(token)
+        {
+            between = " ".to_owned();
+        }
+        text.push_str(&between);
+        text.push_str(token);
+        previous = Some(token);
+    }
+    if let Some(gaps) = gaps {
+        text.push_str(&gaps[tokens.len() % gaps.len()]);
+    }
+    text
+}
+
+fn normal_form(document: &str) -> Result<String, Unnormalizable> {
+    let mut out = Vec::new();
+    normalize(document, &mut out)?;
+    Ok(String::from_utf8(out).expect("the normal form of text is text"))
+}
+
+proptest! {
+    #![proptest_config(config(300, 100))]
+
+    #[test]
+    fn ignored_tokens_between_the_tokens_of_a_document_never_change_its_normal_form(
+        tokens in tokenized_document(),
+        gaps in vec(trivia(), 1..16),
+    ) {
+        let tight = write_tokens(&tokens, None);
+        let spread = write_tokens(&tokens, Some(&gaps));
+        // The least a document needs between its tokens is its normal form.
+        prop_assert_eq!(normal_form(&tight), Ok(tight.clone()));
+        prop_assert_eq!(normal_form(&spread), Ok(tight.clone()), "{:?}", spread);
+        prop_assert!(async_graphql::parser::parse_query(&tight).is_ok(), "{:?}", tight);
+    }
+
+    #[test]
+    fn documents_with_one_normal_form_parse_alike(
+        tokens in prop_oneof![token_soup(), tokenized_document()],
+        first in vec(trivia(), 1..16),
+        second in vec(trivia(), 1..16),
+    ) {
+        // Gaps anywhere, inside type references and after `on` too.
+        let anywhere = |tokens: &[(Gap, String)]| -> Vec<(Gap, String)> {
+            tokens.iter().map(|(_, token)| (Gap::Any, token.clone())).collect()
+        };
+        let tokens = anywhere(&tokens);
+        let (first, second) = (write_tokens(&tokens, Some(&first)), write_tokens(&tokens, Some(&second)));
+        if let (Ok(a), Ok(b)) = (normal_form(&first), normal_form(&second)) {
+            if a == b {
+                prop_assert_eq!(
+                    async_graphql::parser::parse_query(&first).is_ok(),
+                    async_graphql::parser::parse_query(&second).is_ok(),
+                    "{:?} and {:?} share the normal form {:?}", first, second, a
+                );
+            }
+        }
+    }
 }
