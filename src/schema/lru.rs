@@ -106,7 +106,6 @@ impl<K: Hash + Eq + ?Sized, V> Lru<K, V> {
     }
 
     /// The sum of the costs of the entries held; never more than the bound.
-    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }

@@ -6,6 +6,7 @@
 
 mod agreement;
 mod country;
+pub mod executor;
 mod facility;
 mod field_errors;
 mod incident;
@@ -17,6 +18,7 @@ pub mod persisted;
 mod person;
 mod query;
 mod relay;
+pub mod response_cache;
 mod values;
 
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use async_graphql::{EmptyMutation, EmptySubscription, Error, ErrorExtensions, Sc
 
 pub use agreement::Agreement;
 pub use country::Country;
+pub use executor::Executor;
 pub use facility::Facility;
 pub use incident::Incident;
 pub use limits::Limits;
@@ -44,10 +47,15 @@ pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Builds the schema over an open, seeded store, refusing queries beyond `limits`.
+/// Builds the schema over an open, seeded store, refusing queries beyond `limits`. Run
+/// requests through an `Executor` over it, which may answer them from its cache.
 pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store)
+        // For the executor, which applies the one limit on raw text before a cache lookup.
+        .data(limits)
+        // Before the guard, so that its parse step wraps the guard's; see its docs.
+        .extension(executor::RecordOperationTypes)
         .extension(QueryGuard(limits))
         .extension(FieldErrorNulls)
         .finish()

@@ -1,19 +1,49 @@
 //! Query behaviour: one `.graphql` file per case under `queries/`, its whole response
 //! (data and errors) pinned as a JSON snapshot; and paging walked end to end.
 
+use kyrgyz_relations::schema::executor::CacheOutcome;
+use kyrgyz_relations::schema::Executor;
 use serde_json::Value;
 
-use crate::support::TestApp;
+use crate::support::{execute, TestApp};
 
+/// Each query runs three times through the executor HTTP uses: twice with the response
+/// cache on (the second answer, served from the cache when the first had no errors, is
+/// the one pinned) and once with it off, and all three answers are the same.
 #[test]
 fn query_files_match_their_snapshots() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let app = TestApp::new();
+    let uncached = Executor::new(app.schema.clone(), app.store.clone(), 0);
+    let mut hits = 0;
     insta::glob!("queries/*.graphql", |path| {
         let query = std::fs::read_to_string(path).expect("query file reads");
-        let response = runtime.block_on(app.execute(&query));
+        let (first, first_cache) = runtime.block_on(execute(&app.executor, &query));
+        let (response, cache) = runtime.block_on(execute(&app.executor, &query));
+        let (without_cache, off) = runtime.block_on(execute(&uncached, &query));
+        let succeeded = first.get("errors").is_none();
+        assert_eq!(first_cache, CacheOutcome::Miss, "{}", path.display());
+        let expected = if succeeded {
+            CacheOutcome::Hit
+        } else {
+            CacheOutcome::Miss
+        };
+        assert_eq!(cache, expected, "{}", path.display());
+        assert_eq!(off, CacheOutcome::Off);
+        assert_eq!(response, first, "{}: the cached answer", path.display());
+        assert_eq!(
+            response,
+            without_cache,
+            "{}: without the cache",
+            path.display()
+        );
+        hits += usize::from(cache == CacheOutcome::Hit);
         insta::assert_json_snapshot!(response);
     });
+    assert!(
+        hits >= 10,
+        "only {hits} snapshot queries were answered from the cache"
+    );
 }
 
 /// Pages through a root list with `first`/`after` (or `last`/`before`), returning the

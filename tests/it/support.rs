@@ -7,7 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kyrgyz_relations::app::{self, AppError, Opened, Options};
-use kyrgyz_relations::schema::{build_schema, AppSchema};
+use kyrgyz_relations::schema::executor::{Answer, CacheOutcome};
+use kyrgyz_relations::schema::{build_schema, response_cache, AppSchema, Executor};
 use kyrgyz_relations::store::{Store, StoreError};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -15,6 +16,8 @@ use tempfile::TempDir;
 /// An app over its own temporary data directory.
 pub struct TestApp {
     pub schema: AppSchema,
+    /// The schema behind a response cache of the default size, as HTTP runs it.
+    pub executor: Executor,
     pub store: Store,
     /// Keeps the data directory until the app is dropped.
     _data_dir: TempDir,
@@ -25,17 +28,23 @@ impl TestApp {
     pub fn new() -> TestApp {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let opened = open(&Options::new(data_dir.path()));
+        let schema = build_schema(opened.store.clone(), Default::default());
         TestApp {
-            schema: build_schema(opened.store.clone(), Default::default()),
+            executor: Executor::new(
+                schema.clone(),
+                opened.store.clone(),
+                response_cache::DEFAULT_CACHE_BYTES,
+            ),
+            schema,
             store: opened.store,
             _data_dir: data_dir,
         }
     }
 
-    /// Runs a query in-process and returns the whole response (`data` and `errors`) as JSON.
+    /// Runs a query in-process through the executor (and its response cache), as HTTP
+    /// does, and returns the whole response (`data` and `errors`) as JSON.
     pub async fn execute(&self, query: &str) -> Value {
-        let response = self.schema.execute(query).await;
-        serde_json::to_value(&response).expect("responses serialize")
+        execute(&self.executor, query).await.0
     }
 
     /// Runs a query in-process and returns `data`, failing the test on any error.
@@ -47,6 +56,20 @@ impl TestApp {
         );
         response["data"].clone()
     }
+}
+
+/// Runs a query through `executor` and returns the whole response as JSON, with what the
+/// response cache did for it.
+pub async fn execute(executor: &Executor, query: &str) -> (Value, CacheOutcome) {
+    let executed = executor
+        .run(async_graphql::Request::new(query))
+        .await
+        .expect("answers serialize");
+    let response = match executed.answer {
+        Answer::Body(body) => serde_json::from_slice(&body).expect("answers are JSON"),
+        Answer::Errors(response) => serde_json::to_value(&response).expect("responses serialize"),
+    };
+    (response, executed.cache)
 }
 
 /// Opens a store, failing the test with the error's message.

@@ -1,0 +1,392 @@
+//! Running GraphQL requests: from the response cache when it holds the answer, else
+//! through the schema, storing what may be reused. `http` and the tests both run requests
+//! through an `Executor`, so the tests exercise the cache on the path clients take.
+//!
+//! Knows nothing of HTTP: it hands back a successful answer as the bytes of its body, and
+//! any other response for the caller to shape.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::{Request, Response, ServerResult, Variables};
+use bytes::Bytes;
+
+use super::limits::Limits;
+use super::response_cache::{CacheKey, CacheUsage, ResponseCache};
+use super::AppSchema;
+use crate::store::Store;
+
+/// Runs requests against one schema, with or without a response cache of its own.
+///
+/// Why a cache hit may skip the query guard and validation: an answer is stored only
+/// after its request passed both in this executor's schema, whose limits never change,
+/// and the cache belongs to this executor alone (it is never shared with a schema of
+/// other limits). What they check is determined by the key: validation and the guard's
+/// document checks read the parsed document, the operation name and the variables, and
+/// two requests with one key have the same tokens (see `normalize`), hence the same
+/// document, the same operation name and equal variables; the guard's bracket depth
+/// skips strings and comments, so it counts tokens too. The one check on the raw text is
+/// its length, which whitespace and comments change: `lookup` applies it first, so a
+/// padded copy of a cached query is refused exactly as it would be without the cache.
+#[derive(Clone)]
+pub struct Executor {
+    schema: AppSchema,
+    /// Whose generation says whether a stored answer is still current.
+    store: Store,
+    /// `None` when the cache is off: then no key is computed and nothing is looked up.
+    cache: Option<Arc<ResponseCache>>,
+    /// The guard's bound on the raw text; see the type's documentation.
+    max_query_bytes: usize,
+}
+
+/// What the cache holds for a request, from `Executor::lookup`.
+pub enum Lookup {
+    /// The executor has no cache.
+    Off,
+    /// The request is not looked up: it has no key (see `response_cache::Uncacheable`) or
+    /// is longer than the guard admits.
+    Bypass,
+    /// The stored body of the answer.
+    Hit(Bytes),
+    /// Nothing current is stored under this key; `execute` may store the answer there.
+    Miss(CacheKey),
+}
+
+/// What the cache did for a request, for logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheOutcome {
+    Off,
+    Bypass,
+    Hit,
+    Miss,
+}
+
+/// A request's answer and what the cache did for it.
+pub struct Executed {
+    pub answer: Answer,
+    pub cache: CacheOutcome,
+    /// Whether the answer was just stored in the cache.
+    pub stored: bool,
+}
+
+/// A request's answer.
+pub enum Answer {
+    /// A response without errors, serialized: the body to send.
+    Body(Bytes),
+    /// A response with errors, for the caller to count and shape (status, request ids).
+    Errors(Response),
+}
+
+/// A failure to produce an answer; the request's fault it is not.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("cannot serialize a response: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+impl Lookup {
+    /// What the lookup came to.
+    pub fn outcome(&self) -> CacheOutcome {
+        match self {
+            Lookup::Off => CacheOutcome::Off,
+            Lookup::Bypass => CacheOutcome::Bypass,
+            Lookup::Hit(_) => CacheOutcome::Hit,
+            Lookup::Miss(_) => CacheOutcome::Miss,
+        }
+    }
+}
+
+impl CacheOutcome {
+    /// The word logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheOutcome::Off => "off",
+            CacheOutcome::Bypass => "bypass",
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss => "miss",
+        }
+    }
+}
+
+impl Executor {
+    /// Runs requests against `schema` (from `build_schema`) over `store`, with a response
+    /// cache of at most `cache_bytes`; 0 turns the cache off.
+    pub fn new(schema: AppSchema, store: Store, cache_bytes: usize) -> Executor {
+        let limits = schema.data::<Limits>().copied();
+        if limits.is_none() && cache_bytes > 0 {
+            tracing::warn!("the schema was not built by `build_schema`: no response cache");
+        }
+        let cache = match limits {
+            Some(_) if cache_bytes > 0 => Some(Arc::new(ResponseCache::new(cache_bytes))),
+            _ => None,
+        };
+        Executor {
+            schema,
+            store,
+            cache,
+            max_query_bytes: limits.map_or(0, |limits| limits.max_query_bytes),
+        }
+    }
+
+    /// Looks `request` up in the cache: its normal form, operation name and variables,
+    /// for an answer computed under the store's current generation.
+    pub fn lookup(&self, request: &Request) -> Lookup {
+        let Some(cache) = &self.cache else {
+            return Lookup::Off;
+        };
+        if request.query.len() > self.max_query_bytes {
+            return Lookup::Bypass;
+        }
+        let key = match CacheKey::of(request) {
+            Ok(key) => key,
+            Err(why) => {
+                tracing::debug!(%why, "the request cannot be cached");
+                return Lookup::Bypass;
+            }
+        };
+        match cache.get(&key, self.store.generation()) {
+            Some(body) => Lookup::Hit(body),
+            None => Lookup::Miss(key),
+        }
+    }
+
+    /// Answers `request`, whose `lookup` this is: a hit at once, anything else by
+    /// executing it. After a miss the answer is stored when it has no errors, every
+    /// operation of its document is a query, and the store's generation did not move
+    /// while it was computed (an answer read from a store being changed may mix both
+    /// states, and one computed before a change is stale). An answer computed wholly
+    /// between a write's two bumps is stored under the write's first, so it is served
+    /// only until the write ends: what any uncached request would read meanwhile.
+    pub async fn execute(
+        &self,
+        mut request: Request,
+        lookup: Lookup,
+    ) -> Result<Executed, ExecuteError> {
+        match self.prepare(&mut request, lookup) {
+            Err(body) => Ok(self.executed(Answer::Body(body), CacheOutcome::Hit, false)),
+            Ok(pending) => {
+                let response = self.schema.execute(request).await;
+                self.finish(pending, response)
+            }
+        }
+    }
+
+    /// The hit's body, or what `finish` needs to store the answer of a miss (reading
+    /// the store's generation, so call it just before executing).
+    fn prepare(&self, request: &mut Request, lookup: Lookup) -> Result<Pending, Bytes> {
+        let cache = lookup.outcome();
+        let key = match lookup {
+            Lookup::Hit(body) => return Err(body),
+            Lookup::Miss(key) => Some(key),
+            Lookup::Off | Lookup::Bypass => None,
+        };
+        let only_queries = key.as_ref().map(|_| {
+            let only_queries = Arc::new(OnlyQueries::default());
+            request.data.insert(only_queries.clone());
+            only_queries
+        });
+        Ok(Pending {
+            cache,
+            key,
+            only_queries,
+            generation: self.store.generation(),
+        })
+    }
+
+    /// The executed request's answer, stored when it may be.
+    fn finish(&self, pending: Pending, response: Response) -> Result<Executed, ExecuteError> {
+        if !response.errors.is_empty() {
+            return Ok(self.executed(Answer::Errors(response), pending.cache, false));
+        }
+        let body = Bytes::from(serde_json::to_vec(&response)?);
+        let mut stored = false;
+        if let (Some(key), Some(only_queries), Some(cache)) =
+            (pending.key, pending.only_queries, &self.cache)
+        {
+            // Answers carrying response extensions or HTTP headers are not plain data;
+            // none of ours do today, and a cached body would lose the headers.
+            if only_queries.0.load(Ordering::Acquire)
+                && response.extensions.is_empty()
+                && response.http_headers.is_empty()
+                && self.store.generation() == pending.generation
+            {
+                cache.insert(key, body.clone(), pending.generation);
+                stored = true;
+            }
+        }
+        Ok(self.executed(Answer::Body(body), pending.cache, stored))
+    }
+
+    /// `lookup`, then `execute`.
+    pub async fn run(&self, request: Request) -> Result<Executed, ExecuteError> {
+        let lookup = self.lookup(&request);
+        self.execute(request, lookup).await
+    }
+
+    /// What the cache holds; `None` when it is off.
+    pub fn cache_usage(&self) -> Option<CacheUsage> {
+        self.cache.as_ref().map(|cache| cache.usage())
+    }
+
+    fn executed(&self, answer: Answer, cache: CacheOutcome, stored: bool) -> Executed {
+        tracing::debug!(
+            response_cache = cache.as_str(),
+            stored,
+            "graphql request answered"
+        );
+        Executed {
+            answer,
+            cache,
+            stored,
+        }
+    }
+}
+
+/// A request being executed after a miss (or without the cache).
+struct Pending {
+    cache: CacheOutcome,
+    /// Where to store the answer; `None` when it must not be.
+    key: Option<CacheKey>,
+    /// Set during the parse step when the document holds only queries.
+    only_queries: Option<Arc<OnlyQueries>>,
+    /// The store's generation just before executing.
+    generation: u64,
+}
+
+/// Set by `RecordOperationTypes` when every operation of a request's document is a query.
+#[derive(Default)]
+struct OnlyQueries(AtomicBool);
+
+/// Tells the executor whether a document holds only queries, from the document the parse
+/// step produced, so that no mutation or subscription answer is ever stored (and a cached
+/// answer may be served over GET). Must be registered before the query guard, which
+/// replaces the parse step without calling the rest of the chain: registered first, its
+/// `parse_query` runs around the guard's.
+pub struct RecordOperationTypes;
+
+impl ExtensionFactory for RecordOperationTypes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RecordOperationTypes)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for RecordOperationTypes {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if let Some(only_queries) = ctx.data_opt::<Arc<OnlyQueries>>() {
+            let all = document
+                .operations
+                .iter()
+                .all(|(_, operation)| operation.node.ty == OperationType::Query);
+            only_queries.0.store(all, Ordering::Release);
+        }
+        Ok(document)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::build_schema;
+    use super::super::limits::QueryGuard;
+    use super::*;
+    use async_graphql::{EmptySubscription, Object, Schema};
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn value(&self) -> i32 {
+            1
+        }
+    }
+
+    struct Mutation;
+
+    #[Object]
+    impl Mutation {
+        async fn change(&self) -> i32 {
+            2
+        }
+    }
+
+    /// Runs `document` in a schema with a mutation root, returning what the extension
+    /// recorded.
+    async fn recorded(document: &str, operation: &str) -> bool {
+        let schema = Schema::build(Query, Mutation, EmptySubscription)
+            .extension(RecordOperationTypes)
+            .extension(QueryGuard(Limits::default()))
+            .finish();
+        let only_queries = Arc::new(OnlyQueries::default());
+        let request = Request::new(document)
+            .operation_name(operation)
+            .data(only_queries.clone());
+        let response = schema.execute(request).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        only_queries.0.load(Ordering::Acquire)
+    }
+
+    /// An executor over an empty store in a temporary directory. The one unit test that
+    /// opens a store: only from inside can an import be staged in the middle of a request.
+    fn empty_store_executor() -> (Executor, Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Store::open(dir.path(), 1024 * 1024).expect("a store opens");
+        store
+            .import(&crate::model::Dataset::default(), "empty")
+            .expect("an empty import");
+        let schema = build_schema(store.clone(), Limits::default());
+        let executor = Executor::new(schema, store.clone(), 1024 * 1024);
+        (executor, store, dir)
+    }
+
+    #[tokio::test]
+    async fn an_answer_computed_while_the_store_changed_is_not_stored() {
+        let (executor, store, _dir) = empty_store_executor();
+        let request = || Request::new("{ __typename }");
+        for change_midway in [true, false] {
+            let mut midway = request();
+            let lookup = executor.lookup(&midway);
+            assert_eq!(lookup.outcome(), CacheOutcome::Miss);
+            let pending = executor.prepare(&mut midway, lookup).expect("a miss");
+            let response = executor.schema.execute(midway).await;
+            if change_midway {
+                store
+                    .import(&crate::model::Dataset::default(), "changed")
+                    .expect("an import");
+            }
+            let executed = executor.finish(pending, response).expect("an answer");
+            assert!(matches!(executed.answer, Answer::Body(_)));
+            assert_eq!(executed.stored, !change_midway);
+            let next = executor.lookup(&request()).outcome();
+            let expected = if change_midway {
+                CacheOutcome::Miss
+            } else {
+                CacheOutcome::Hit
+            };
+            assert_eq!(next, expected, "change midway: {change_midway}");
+        }
+        // And a stored answer is dropped as soon as the store changes.
+        store
+            .import(&crate::model::Dataset::default(), "again")
+            .expect("an import");
+        assert_eq!(executor.lookup(&request()).outcome(), CacheOutcome::Miss);
+        assert_eq!(executor.cache_usage().map(|usage| usage.entries), Some(0));
+    }
+
+    #[tokio::test]
+    async fn only_documents_of_queries_alone_are_recorded_as_such() {
+        assert!(recorded("query A { value }", "A").await);
+        assert!(recorded("query A { value } query B { value }", "B").await);
+        assert!(!recorded("mutation M { change }", "M").await);
+        // A query beside a mutation is not cached either: simpler, and rare.
+        assert!(!recorded("query A { value } mutation M { change }", "A").await);
+    }
+}
