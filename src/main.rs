@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use kyrgyz_relations::schema::{persisted, Limits, PersistedQueries};
+use kyrgyz_relations::schema::{persisted, response_cache, Limits, PersistedQueries};
 use kyrgyz_relations::{app, http, schema, seed, store};
 use tracing_subscriber::EnvFilter;
 
@@ -132,6 +132,11 @@ struct ServeArgs {
     /// used queries are forgotten first.
     #[arg(long, env = "KYRGYZ_RELATIONS_APQ_CACHE_KIB", default_value_t = persisted::DEFAULT_CACHE_BYTES / 1024)]
     apq_cache_kib: usize,
+    /// Memory for the response cache, in MiB: the answers of successful queries, served
+    /// again without executing until the store changes; least recently used answers are
+    /// forgotten first. 0 turns the cache off.
+    #[arg(long, env = "KYRGYZ_RELATIONS_RESPONSE_CACHE_MIB", default_value_t = response_cache::DEFAULT_CACHE_BYTES / (1024 * 1024))]
+    response_cache_mib: usize,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -365,6 +370,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             graphiql: args.graphiql,
             cache_max_age: std::time::Duration::from_secs(args.cache_max_age_secs),
             persisted_queries: PersistedQueries::new(args.apq_cache_kib.saturating_mul(1024)),
+            response_cache_bytes: args.response_cache_mib.saturating_mul(1024 * 1024),
         };
         let limits = config.limits;
         let router = http::router(

@@ -1,5 +1,6 @@
-//! Prometheus metrics: request counters, a latency histogram, GraphQL error and persisted
-//! query counters, kept in atomics and rendered in the text exposition format (0.0.4).
+//! Prometheus metrics: request counters, a latency histogram, GraphQL error, persisted
+//! query and response cache counters, kept in atomics and rendered in the text exposition
+//! format (0.0.4).
 //!
 //! Knows nothing of HTTP or GraphQL libraries: `http` records into it and serves it at
 //! `/metrics`. Every label value comes from a fixed list given at construction, so the
@@ -39,6 +40,22 @@ pub enum PersistedQuery {
     Registered,
 }
 
+/// What a request's response cache lookup came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseCacheLookup {
+    /// The answer was served from the cache.
+    Hit,
+    /// The answer was computed (and stored, if it could be).
+    Miss,
+}
+
+/// What the response cache holds when `/metrics` is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResponseCacheSize {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
 /// The server's metrics. One per router; `http` shares it between the request middleware
 /// and the `/metrics` handler.
 pub struct Metrics {
@@ -51,6 +68,8 @@ pub struct Metrics {
     apq_hits: AtomicU64,
     apq_misses: AtomicU64,
     apq_registrations: AtomicU64,
+    response_cache_hits: AtomicU64,
+    response_cache_misses: AtomicU64,
 }
 
 struct RouteMetrics {
@@ -97,6 +116,8 @@ impl Metrics {
             apq_hits: AtomicU64::new(0),
             apq_misses: AtomicU64::new(0),
             apq_registrations: AtomicU64::new(0),
+            response_cache_hits: AtomicU64::new(0),
+            response_cache_misses: AtomicU64::new(0),
         }
     }
 
@@ -142,16 +163,27 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Every metric in the text exposition format. Series that never counted anything are
-    /// left out, except the persisted query counters.
-    pub fn render(&self) -> String {
+    /// Counts one response cache lookup. Requests the cache is off for, or that cannot be
+    /// cached, are neither.
+    pub fn record_response_cache(&self, lookup: ResponseCacheLookup) {
+        let counter = match lookup {
+            ResponseCacheLookup::Hit => &self.response_cache_hits,
+            ResponseCacheLookup::Miss => &self.response_cache_misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every metric in the text exposition format, with what the response cache holds
+    /// now. Series that never counted anything are left out, except the persisted query
+    /// and response cache series.
+    pub fn render(&self, response_cache: ResponseCacheSize) -> String {
         let mut out = String::new();
-        self.render_into(&mut out)
+        self.render_into(&mut out, response_cache)
             .expect("writing to a String cannot fail");
         out
     }
 
-    fn render_into(&self, out: &mut String) -> std::fmt::Result {
+    fn render_into(&self, out: &mut String, response_cache: ResponseCacheSize) -> std::fmt::Result {
         const REQUESTS: &str = "kyrgyz_relations_http_requests_total";
         writeln!(
             out,
@@ -230,6 +262,37 @@ impl Metrics {
             writeln!(out, "# TYPE {name} counter")?;
             writeln!(out, "{name} {}", counter.load(Ordering::Relaxed))?;
         }
+
+        for (name, kind, help, value) in [
+            (
+                "kyrgyz_relations_response_cache_hits_total",
+                "counter",
+                "GraphQL requests answered from the response cache.",
+                self.response_cache_hits.load(Ordering::Relaxed),
+            ),
+            (
+                "kyrgyz_relations_response_cache_misses_total",
+                "counter",
+                "GraphQL requests looked up in the response cache and executed.",
+                self.response_cache_misses.load(Ordering::Relaxed),
+            ),
+            (
+                "kyrgyz_relations_response_cache_entries",
+                "gauge",
+                "Answers the response cache holds.",
+                response_cache.entries,
+            ),
+            (
+                "kyrgyz_relations_response_cache_bytes",
+                "gauge",
+                "Bytes the response cache holds: keys, answers and a per-entry overhead.",
+                response_cache.bytes,
+            ),
+        ] {
+            writeln!(out, "# HELP {name} {help}")?;
+            writeln!(out, "# TYPE {name} {kind}")?;
+            writeln!(out, "{name} {value}")?;
+        }
         Ok(())
     }
 }
@@ -250,7 +313,7 @@ mod tests {
         metrics.record_request(Some("/graphql"), 400, Duration::from_millis(30));
         metrics.record_request(Some("/wp-admin"), 404, Duration::from_secs(11));
         metrics.record_request(None, 404, Duration::from_millis(1));
-        let text = metrics.render();
+        let text = metrics.render(ResponseCacheSize::default());
         let requests = "kyrgyz_relations_http_requests_total";
         assert_eq!(
             line(
@@ -306,12 +369,42 @@ mod tests {
         metrics.record_graphql_error(Some("made up by someone"));
         metrics.record_graphql_error(None);
         metrics.record_persisted_query(PersistedQuery::Miss);
-        let text = metrics.render();
+        let text = metrics.render(ResponseCacheSize::default());
         let errors = "kyrgyz_relations_graphql_errors_total";
         assert!(text.contains(&format!("{errors}{{code=\"BAD_USER_INPUT\"}} 2\n")));
         assert!(text.contains(&format!("{errors}{{code=\"other\"}} 1\n")));
         assert!(text.contains(&format!("{errors}{{code=\"none\"}} 1\n")));
         assert!(text.contains("kyrgyz_relations_apq_misses_total 1\n"));
         assert!(text.contains("kyrgyz_relations_apq_hits_total 0\n"));
+    }
+
+    #[test]
+    fn response_cache_lookups_and_size_are_rendered_even_when_zero() {
+        let metrics = Metrics::new(&[], &[]);
+        let text = metrics.render(ResponseCacheSize::default());
+        for line in [
+            "kyrgyz_relations_response_cache_hits_total 0\n",
+            "kyrgyz_relations_response_cache_misses_total 0\n",
+            "kyrgyz_relations_response_cache_entries 0\n",
+            "kyrgyz_relations_response_cache_bytes 0\n",
+            "# TYPE kyrgyz_relations_response_cache_entries gauge\n",
+        ] {
+            assert!(text.contains(line), "{line}:\n{text}");
+        }
+        metrics.record_response_cache(ResponseCacheLookup::Hit);
+        metrics.record_response_cache(ResponseCacheLookup::Hit);
+        metrics.record_response_cache(ResponseCacheLookup::Miss);
+        let text = metrics.render(ResponseCacheSize {
+            entries: 3,
+            bytes: 4096,
+        });
+        for line in [
+            "kyrgyz_relations_response_cache_hits_total 2\n",
+            "kyrgyz_relations_response_cache_misses_total 1\n",
+            "kyrgyz_relations_response_cache_entries 3\n",
+            "kyrgyz_relations_response_cache_bytes 4096\n",
+        ] {
+            assert!(text.contains(line), "{line}:\n{text}");
+        }
     }
 }

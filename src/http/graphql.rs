@@ -1,16 +1,19 @@
-//! GraphQL over HTTP: content negotiation, POST and GET, persisted queries, and the
-//! shape of a response (status, `data`, request ids on internal errors, caching headers).
+//! GraphQL over HTTP: content negotiation, POST and GET, persisted queries, the response
+//! cache lookup, and the shape of a response (status, `data`, request ids on internal
+//! errors, caching headers).
 
 use std::time::Duration;
 
 use async_graphql::parser::types::OperationType;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::metrics::PersistedQuery;
+use crate::metrics::{PersistedQuery, ResponseCacheLookup};
+use crate::schema::executor::{Answer, CacheOutcome, Lookup};
 use crate::schema::persisted::{Persisted, PersistedQueryError};
 
 use super::*;
@@ -178,7 +181,8 @@ pub(super) async fn post_response(state: &AppState, request: Request) -> Respons
         Ok(persisted) => persisted,
         Err(error) => return persisted_query_refusal(state, &error, format),
     };
-    execute(state, request, persisted, format, id.as_ref(), None).await
+    let lookup = state.executor.lookup(&request);
+    execute(state, request, lookup, persisted, format, id.as_ref(), None).await
 }
 
 pub(super) fn request_from_json(
@@ -189,7 +193,8 @@ pub(super) fn request_from_json(
         None | Some(Value::Null) => None,
         Some(_) => return Err("`query` must be a string".to_owned()),
     };
-    let mut request = async_graphql::Request::new(query.clone().unwrap_or_default());
+    let has_query = query.is_some();
+    let mut request = async_graphql::Request::new(query.unwrap_or_default());
     match fields.remove("operationName") {
         None | Some(Value::Null) => {}
         Some(Value::String(name)) => request = request.operation_name(name),
@@ -211,7 +216,7 @@ pub(super) fn request_from_json(
         Some(_) => return Err("`extensions` must be an object or null".to_owned()),
     }
     // A persisted query may leave out its text, which the cache then supplies.
-    if query.is_none() && !request.extensions.contains_key(PERSISTED_QUERY) {
+    if !has_query && !request.extensions.contains_key(PERSISTED_QUERY) {
         return Err("the request has no `query`".to_owned());
     }
     Ok(request)
@@ -272,7 +277,14 @@ pub(super) async fn get_response(
         Ok(persisted) => persisted,
         Err(error) => return persisted_query_refusal(state, &error, format),
     };
-    if let Some(operation) = selected_operation_type(&request) {
+    let lookup = state.executor.lookup(&request);
+    // The cache stores only answers of documents whose operations are all queries, so a
+    // hit needs no parse to know that GET may run it.
+    let operation = match lookup {
+        Lookup::Hit(_) => None,
+        _ => selected_operation_type(&request),
+    };
+    if let Some(operation) = operation {
         if operation != OperationType::Query {
             let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -287,7 +299,7 @@ pub(super) async fn get_response(
         }
     }
     let max_age = state.config.cache_max_age;
-    execute(state, request, persisted, format, id, Some(max_age)).await
+    execute(state, request, lookup, persisted, format, id, Some(max_age)).await
 }
 
 /// The headers every `/graphql` response carries: the answer depends on `Accept` and is
@@ -386,30 +398,101 @@ impl GetParams {
     }
 }
 
-/// Runs a request and shapes the response for the negotiated format. Internal errors get
-/// the request id, so a report can be matched with the log. A persisted query is stored
-/// once it has passed the guard and validation. An answer without errors may be cached
-/// for `max_age` when one is given.
+/// Answers a request (from the response cache when `lookup` found it there) and shapes
+/// the response for the negotiated format. Internal errors get the request id, so a report
+/// can be matched with the log. A persisted query is stored once it has passed the guard
+/// and validation; a cached answer's query passed both when it was stored. An answer
+/// without errors may be cached for `max_age` when one is given.
 pub(super) async fn execute(
     state: &AppState,
     request: async_graphql::Request,
+    lookup: Lookup,
     persisted: Persisted,
     format: Format,
     id: Option<&RequestId>,
     max_age: Option<Duration>,
 ) -> Response {
-    let mut response = state.schema.execute(request).await;
+    let executed = match state.executor.execute(request, lookup).await {
+        Ok(executed) => executed,
+        Err(error) => {
+            tracing::error!(%error, "cannot answer a request");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+                "INTERNAL",
+                id,
+            );
+        }
+    };
+    match executed.cache {
+        CacheOutcome::Hit => state
+            .metrics
+            .record_response_cache(ResponseCacheLookup::Hit),
+        CacheOutcome::Miss => state
+            .metrics
+            .record_response_cache(ResponseCacheLookup::Miss),
+        CacheOutcome::Off | CacheOutcome::Bypass => {}
+    }
+    let (status, body, succeeded) = match executed.answer {
+        Answer::Body(body) => {
+            register_persisted_query(state, persisted);
+            (StatusCode::OK, body, true)
+        }
+        Answer::Errors(response) => match errors_body(state, response, persisted, format, id) {
+            Ok((status, body)) => (status, Bytes::from(body), false),
+            Err(error) => {
+                tracing::error!(%error, "cannot serialize a response");
+                return error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error",
+                    "INTERNAL",
+                    id,
+                );
+            }
+        },
+    };
+    let mut http = (status, body).into_response();
+    http.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    let cache_control = match max_age {
+        Some(max_age) if succeeded => {
+            HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
+                .expect("digits are a header value")
+        }
+        _ => HeaderValue::from_static("no-store"),
+    };
+    http.headers_mut()
+        .insert(header::CACHE_CONTROL, cache_control);
+    http
+}
+
+/// Stores a persisted query the rules accepted, once its query is known to be valid.
+fn register_persisted_query(state: &AppState, persisted: Persisted) {
+    if let Persisted::Register(registration) = persisted {
+        state.config.persisted_queries.register(registration);
+        state
+            .metrics
+            .record_persisted_query(PersistedQuery::Registered);
+    }
+}
+
+/// The status and body of a response with errors: counted by code, internal ones given
+/// the request id. Under `application/graphql-response+json` a request that failed before
+/// execution is a 400 without `data`.
+fn errors_body(
+    state: &AppState,
+    mut response: async_graphql::Response,
+    persisted: Persisted,
+    format: Format,
+    id: Option<&RequestId>,
+) -> Result<(StatusCode, Vec<u8>), serde_json::Error> {
     // Errors without a path happened before execution: parsing, validation, variables.
     let failed_before_execution = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
         && response.errors.iter().all(|error| error.path.is_empty());
-    if let Persisted::Register(registration) = persisted {
-        if !failed_before_execution {
-            state.config.persisted_queries.register(registration);
-            state
-                .metrics
-                .record_persisted_query(PersistedQuery::Registered);
-        }
+    if !failed_before_execution {
+        register_persisted_query(state, persisted);
     }
     for error in &mut response.errors {
         let code = error
@@ -428,43 +511,16 @@ pub(super) async fn execute(
         }
     }
     // Serialized straight from the response, so fields keep the order of the selection set.
-    let (status, body) = match format {
+    Ok(match format {
         Format::GraphqlResponseJson if failed_before_execution => (
             StatusCode::BAD_REQUEST,
             serde_json::to_vec(&ErrorsOnly {
                 errors: &response.errors,
                 extensions: &response.extensions,
-            }),
+            })?,
         ),
-        _ => (StatusCode::OK, serde_json::to_vec(&response)),
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(error) => {
-            tracing::error!(%error, "cannot serialize a response");
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-                "INTERNAL",
-                id,
-            );
-        }
-    };
-    let mut http = (status, body).into_response();
-    http.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    let cache_control = match max_age {
-        Some(max_age) if response.errors.is_empty() => {
-            HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
-                .expect("digits are a header value")
-        }
-        _ => HeaderValue::from_static("no-store"),
-    };
-    http.headers_mut()
-        .insert(header::CACHE_CONTROL, cache_control);
-    http
+        _ => (StatusCode::OK, serde_json::to_vec(&response)?),
+    })
 }
 
 /// A response that failed before execution, under `application/graphql-response+json`:

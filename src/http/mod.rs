@@ -1,7 +1,7 @@
 //! HTTP: the axum router (`/graphql`, GraphiQL at `/`, probes, `/metrics`) and the server
 //! loop, with the limits and conventions a public endpoint needs (compression, CORS, HTTP
-//! caching, persisted queries, request ids). The only module that imports axum, hyper and
-//! tower-http.
+//! caching, persisted queries, the response cache, request ids). The only module that
+//! imports axum, hyper and tower-http.
 //!
 //! - this file: configuration (`HttpLimits`, `HttpConfig`, `CorsOrigin`), the router and
 //!   its layers, and the error shape every non-GraphQL refusal shares;
@@ -38,7 +38,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::metrics::Metrics;
-use crate::schema::{AppSchema, PersistedQueries};
+use crate::schema::{response_cache, AppSchema, Executor, PersistedQueries};
 use crate::store::Store;
 
 /// Limits on HTTP requests.
@@ -75,6 +75,9 @@ pub struct HttpConfig {
     pub cache_max_age: Duration,
     /// The automatic persisted query cache; clones share it.
     pub persisted_queries: PersistedQueries,
+    /// The bound of the response cache, in bytes; 0 turns it off. Each router gets a cache
+    /// of its own, bound to its schema (and so to the limits its answers passed).
+    pub response_cache_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -85,6 +88,7 @@ impl Default for HttpConfig {
             graphiql: true,
             cache_max_age: Duration::from_secs(60),
             persisted_queries: PersistedQueries::default(),
+            response_cache_bytes: response_cache::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -154,13 +158,15 @@ const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
 struct AppState {
-    schema: AppSchema,
+    /// The schema, behind the response cache.
+    executor: Executor,
     store: Store,
     config: Arc<HttpConfig>,
     metrics: Arc<Metrics>,
 }
 
-/// The application's routes over a schema and the store it reads.
+/// The application's routes over a schema and the store it reads, with a response cache
+/// of `config.response_cache_bytes` in front of the schema.
 ///
 /// Layers, outermost first: request id, access log and metrics; CORS; `ETag` and
 /// `304 Not Modified` for shareable GET answers (on the bytes sent, so after
@@ -181,10 +187,11 @@ pub fn router(schema: AppSchema, store: Store, config: HttpConfig) -> Router {
     }
     let limits = config.limits;
     let cors = cors_layer(&config.cors_origins);
+    let executor = Executor::new(schema, store.clone(), config.response_cache_bytes);
     let routes = routes
         .fallback(move |method: Method| not_found(method, graphiql_on))
         .with_state(AppState {
-            schema,
+            executor,
             store,
             config: Arc::new(config),
             metrics: metrics.clone(),

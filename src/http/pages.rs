@@ -101,9 +101,14 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
 
 /// The metrics in Prometheus' text exposition format.
 pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {
+    let usage = state.executor.cache_usage().unwrap_or_default();
+    let response_cache = metrics::ResponseCacheSize {
+        entries: u64::try_from(usage.entries).unwrap_or(u64::MAX),
+        bytes: u64::try_from(usage.bytes).unwrap_or(u64::MAX),
+    };
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        state.metrics.render(),
+        state.metrics.render(response_cache),
     )
         .into_response()
 }

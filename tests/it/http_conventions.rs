@@ -26,7 +26,7 @@ const KANT: &str = r#"{ facility(slug: "kant-air-base") { name hostCountry { cod
 const TOO_LONG_A_PAGE: &str = "{ incidents(first: 1000) { totalCount } }";
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
         .map(|value| value.to_str().expect("an ASCII header"))
@@ -265,7 +265,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
         .collect()
 }
 
-async fn scrape(client: &reqwest::Client, server: &Server) -> HashMap<String, f64> {
+pub async fn scrape(client: &reqwest::Client, server: &Server) -> HashMap<String, f64> {
     let response = client
         .get(server.url("/metrics"))
         .send()
@@ -757,21 +757,26 @@ const BINARY: &str = env!("CARGO_BIN_EXE_kyrgyz-relations");
 
 /// The real binary on 127.0.0.1:0 with `args`, its address once it serves, and a thread
 /// that collects its log.
-struct Running {
+pub struct Running {
     child: Child,
-    address: String,
+    pub address: String,
     log: std::thread::JoinHandle<String>,
     _data: tempfile::TempDir,
 }
 
 impl Running {
     fn start(args: &[&str]) -> Running {
+        Running::start_logging(args, "info")
+    }
+
+    /// The binary with `args`, logging what `rust_log` (`RUST_LOG`'s syntax) asks for.
+    pub fn start_logging(args: &[&str], rust_log: &str) -> Running {
         let data = tempfile::tempdir().expect("a temporary directory");
         let mut child = Command::new(BINARY)
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -807,7 +812,7 @@ impl Running {
     }
 
     /// Stops the server with SIGTERM and returns its whole log.
-    fn stop(mut self) -> String {
+    pub fn stop(mut self) -> String {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

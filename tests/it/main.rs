@@ -14,6 +14,7 @@ mod http_conventions;
 mod http_limits;
 mod properties;
 mod queries;
+mod response_cache;
 mod schema_check;
 mod seed;
 mod store;
