@@ -54,6 +54,10 @@ fn scan_page(criterion: &mut Criterion, fixtures: &[Fixture]) {
     let mut group = criterion.benchmark_group("store/scan-first-10");
     for fixture in fixtures {
         let busiest = busiest_country(&fixture.store);
+        eprintln!(
+            "{}: the busiest country is {} ({})",
+            fixture.name, busiest.id, busiest.code
+        );
         let list = List::Linked(Link::CountryIncidents, busiest.id.clone());
         let page = |list: &List| -> Vec<Entry> {
             fixture
