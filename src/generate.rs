@@ -4,8 +4,10 @@
 //!
 //! Records are written one at a time, so generating a million incidents needs no more
 //! memory than one record. Fan-out is skewed the way the real data is: a few countries
-//! host most facilities and take part in most incidents, most agreements cover a few
-//! facilities, most incidents happen at one place.
+//! host most facilities and take part in most incidents, most incidents happen at one
+//! place. Agreements cover six to fifteen facilities, favouring the busy ones: more than
+//! the real seed's one to five, so that the benchmark's nested pages (ten agreements,
+//! ten facilities each, ten incidents each) are full at scale.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -241,8 +243,10 @@ impl Generator {
         } else {
             vec![country_id(first), country_id(second)]
         };
-        let facilities: Vec<String> = (0..self.random.below(4))
-            .map(|_| facility_id(self.random.below(self.scale.facilities)))
+        // Six to fifteen facilities, the busy ones more often: enough that a page of ten
+        // facilities under an agreement is full (the benchmark's nested query (c)).
+        let facilities: Vec<String> = (0..6 + self.random.below(10))
+            .map(|_| facility_id(self.skewed(self.scale.facilities)))
             .collect();
         let signed = 1991 + self.random.below(34);
         json!({

@@ -106,7 +106,46 @@ fn list_page<R, N>(
 where
     R: Record + 'static,
 {
-    let scan = relay::list_scan(store, &list);
+    list_page_dated(store, list, args, wrap, filter, None)
+}
+
+/// `list_page` over a list in date order whose filter keeps only dates within `window`:
+/// the scan stops past the window's end and skips, by key alone, records that cannot
+/// match, so a date range costs the entries it touches rather than a record read for
+/// every entry before it.
+fn list_page_dated<R, N>(
+    store: &Store,
+    list: List,
+    args: &PageArgs,
+    wrap: fn(R) -> N,
+    filter: Filter<R>,
+    window: Option<crate::model::DateWindow>,
+) -> Result<Connection<N>>
+where
+    R: Record + 'static,
+{
+    let end = window
+        .as_ref()
+        .and_then(|window| window.to)
+        .map(crate::store::keys::date_key_end);
+    let may_match = move |key: &[u8]| match &window {
+        Some(window) => crate::store::keys::date_key_may_match(key, window.from, window.to),
+        None => true,
+    };
+    let scan = |range: crate::store::KeyRange<'_>, reverse| -> relay::Entries<'_> {
+        let range = match &end {
+            Some(end) => range.below(end),
+            None => range,
+        };
+        Box::new(
+            store
+                .scan(&list, range, reverse)
+                .filter(move |entry| match entry {
+                    Ok(entry) => may_match(&entry.key),
+                    Err(_) => true,
+                }),
+        )
+    };
     let load = |entry: &_| {
         let record: R = store.get_listed(entry)?;
         Ok(match &filter {
@@ -116,14 +155,21 @@ where
     };
     let count: Arc<dyn Fn() -> Result<u64> + Send + Sync> = {
         let (store, list, filter) = (store.clone(), list.clone(), filter.clone());
+        let (end, may_match) = (end.clone(), may_match);
         Arc::new(move || match &filter {
             None => store.count(&list).map_err(internal),
             Some(keep) => {
                 let mut count = 0;
-                for entry in store.scan(&list, crate::store::KeyRange::ALL, false) {
-                    let record: R = store
-                        .get_listed(&entry.map_err(internal)?)
-                        .map_err(internal)?;
+                let range = match &end {
+                    Some(end) => crate::store::KeyRange::ALL.below(end),
+                    None => crate::store::KeyRange::ALL,
+                };
+                for entry in store.scan(&list, range, false) {
+                    let entry = entry.map_err(internal)?;
+                    if !may_match(&entry.key) {
+                        continue;
+                    }
+                    let record: R = store.get_listed(&entry).map_err(internal)?;
                     count += u64::from(keep(&record));
                 }
                 Ok(count)

@@ -10,7 +10,9 @@ use super::organization::{Organization, OrganizationKind};
 use super::person::Person;
 use super::relay::{parse_global_id, Connection, PageArgs, MAX_PAGE_SIZE};
 use super::values::{AgreementOrder, DateFilter, DateMatch, IncidentOrder, NameOrder, PartialDate};
-use super::{bad_input, country_id_by_code, internal, list_page, relay, store, Result};
+use super::{
+    bad_input, country_id_by_code, internal, list_page, list_page_dated, relay, store, Result,
+};
 use crate::model::{self, RecordKind};
 use crate::store::{Entry, Link, List, Store, StoreError};
 
@@ -361,6 +363,7 @@ impl QueryRoot {
             ),
             None => List::All(RecordKind::Incident),
         };
+        let window = occurred.as_ref().map(DateFilter::window);
         let filter = incident_filter(store, kinds, None, occurred)?;
         let args = PageArgs::new(
             first,
@@ -369,7 +372,7 @@ impl QueryRoot {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(store, list, &args, Incident, filter)
+        list_page_dated(store, list, &args, Incident, filter, window)
     }
 
     /// Records of every type whose name, aliases, code, places or summary contain every

@@ -242,6 +242,35 @@ pub fn date_sort_key(date: Option<&PartialDate>, id: &str) -> Vec<u8> {
     key
 }
 
+/// Whether a record whose date sort key is `key` may have a date within `from..=to`:
+/// false only when the key proves it cannot (undated, or known to end before `from` or
+/// begin after `to`), so a list can skip it without reading the record. Holds for both
+/// ways of matching a date range, which both need the date to touch the window.
+pub fn date_key_may_match(
+    key: &[u8],
+    from: Option<CalendarDate>,
+    to: Option<CalendarDate>,
+) -> bool {
+    let (Some(&0), Some(earliest), Some(latest)) = (key.first(), key.get(1..5), key.get(5..9))
+    else {
+        return false;
+    };
+    // [0; 4] is an unknown start and [0xFF; 4] an unknown end: neither proves anything.
+    let begins_after = to.is_some_and(|to| earliest != [0; 4] && earliest > &day_bytes(to)[..]);
+    let ends_before =
+        from.is_some_and(|from| latest != [u8::MAX; 4] && latest < &day_bytes(from)[..]);
+    !(begins_after || ends_before)
+}
+
+/// A key past every date sort key whose date begins on or before `to`: where a scan for
+/// dates up to `to` can stop.
+pub fn date_key_end(to: CalendarDate) -> Vec<u8> {
+    let mut key = vec![0];
+    key.extend_from_slice(&day_bytes(to));
+    key.extend_from_slice(&[u8::MAX; 5]);
+    key
+}
+
 fn day_bytes(day: CalendarDate) -> [u8; 4] {
     // PartialDate years have four digits, so they fit a u16 and sort above 0.
     let [high, low] = (day.year.clamp(1, i32::from(u16::MAX)) as u16).to_be_bytes();
@@ -292,6 +321,37 @@ impl SortKey for Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_key_is_skipped_only_when_its_date_cannot_touch_the_window() {
+        let day = |text: &str| date(text).earliest();
+        let key = |text: Option<&str>| date_sort_key(text.map(date).as_ref(), "x");
+        let (from, to) = (day("2010"), date("2012").latest());
+        for (dated, touches) in [
+            (Some("2011-05"), true),
+            (Some("2009/2010-01"), true),
+            (Some("2012-12-31"), true),
+            (Some("2009"), false),
+            (Some("2013-01"), false),
+            (Some("195X/.."), true),
+            (Some("../2011"), true),
+            (Some("../2009"), false),
+            (Some("2013/.."), false),
+            (None, false),
+        ] {
+            assert_eq!(
+                date_key_may_match(&key(dated), from, to),
+                touches,
+                "{dated:?}"
+            );
+        }
+        assert!(date_key_may_match(&key(Some("1900")), None, to));
+        assert!(date_key_may_match(&key(Some("2100")), from, None));
+        // Every key of a date up to `to` sorts before the end key; later ones after it.
+        let end = date_key_end(to.expect("bounded"));
+        assert!(key(Some("2012-12-31")) < end && key(Some("2010/2030")) < end);
+        assert!(key(Some("2013-01-01")) > end && key(None) > end);
+    }
 
     fn date(text: &str) -> PartialDate {
         PartialDate::parse(text).expect("valid")

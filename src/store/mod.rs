@@ -151,12 +151,24 @@ pub struct KeyRange<'a> {
     pub upper: Bound<&'a [u8]>,
 }
 
-impl KeyRange<'_> {
+impl<'a> KeyRange<'a> {
     /// Every key.
     pub const ALL: KeyRange<'static> = KeyRange {
         lower: Bound::Unbounded,
         upper: Bound::Unbounded,
     };
+
+    /// This range, cut to keys before `end`.
+    pub fn below(self, end: &'a [u8]) -> KeyRange<'a> {
+        let upper = match self.upper {
+            Bound::Included(key) | Bound::Excluded(key) if key < end => self.upper,
+            _ => Bound::Excluded(end),
+        };
+        KeyRange {
+            lower: self.lower,
+            upper,
+        }
+    }
 }
 
 /// A write in progress: bumps the store's generation when it begins and when it ends.

@@ -274,3 +274,76 @@ async fn a_failed_field_is_null_and_a_non_null_one_nulls_its_nearest_nullable_pa
         ]
     );
 }
+
+/// The date-range filter skips records by their sort keys; it must keep exactly what
+/// filtering every record by its date keeps, in both directions and both matching modes.
+#[tokio::test]
+async fn date_ranges_keep_exactly_the_incidents_whose_dates_match() {
+    use kyrgyz_relations::model::{DateWindow, PartialDate};
+    let app = TestApp::new();
+    let all = app
+        .query("{ incidents(first: 100) { nodes { slug occurred } } }")
+        .await;
+    let all: Vec<(String, Option<PartialDate>)> = all["incidents"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| {
+            let date = node["occurred"]
+                .as_str()
+                .map(|text| PartialDate::parse(text).expect("a stored date parses"));
+            (node["slug"].as_str().expect("slug").to_owned(), date)
+        })
+        .collect();
+    assert!(all.len() > 20, "the seed has the incidents this test needs");
+    let windows = [
+        (Some("2010"), Some("2010")),
+        (Some("2005"), Some("2012-06")),
+        (None, Some("2001")),
+        (Some("2013-05"), None),
+        (Some("1990"), Some("2030")),
+    ];
+    for (from, to) in windows {
+        for (mode, certainly) in [("POSSIBLY_OVERLAPS", false), ("CERTAINLY_WITHIN", true)] {
+            let window = DateWindow::between(
+                from.map(|d| PartialDate::parse(d).expect("valid")).as_ref(),
+                to.map(|d| PartialDate::parse(d).expect("valid")).as_ref(),
+            );
+            let expected: Vec<&str> = all
+                .iter()
+                .filter(|(_, date)| {
+                    date.as_ref().is_some_and(|date| {
+                        if certainly {
+                            date.certainly_within(&window)
+                        } else {
+                            date.possibly_overlaps(&window)
+                        }
+                    })
+                })
+                .map(|(slug, _)| slug.as_str())
+                .collect();
+            let bound = |name: &str, value: Option<&str>| {
+                value.map_or(String::new(), |value| format!("{name}: \"{value}\", "))
+            };
+            let range = format!("{}{}match: {mode}", bound("from", from), bound("to", to));
+            for direction in ["ASC", "DESC"] {
+                let data = app
+                    .query(&format!(
+                        "{{ incidents(first: 100, occurred: {{ {range} }}, orderBy: {{ field: OCCURRED, direction: {direction} }}) {{ totalCount nodes {{ slug }} }} }}"
+                    ))
+                    .await;
+                let mut found: Vec<&str> = data["incidents"]["nodes"]
+                    .as_array()
+                    .expect("nodes")
+                    .iter()
+                    .map(|node| node["slug"].as_str().expect("slug"))
+                    .collect();
+                if direction == "DESC" {
+                    found.reverse();
+                }
+                assert_eq!(found, expected, "{range} {direction}");
+                assert_eq!(data["incidents"]["totalCount"], expected.len(), "{range}");
+            }
+        }
+    }
+}
