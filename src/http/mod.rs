@@ -17,7 +17,7 @@ mod layers;
 mod pages;
 mod server;
 
-pub use server::{serve, shutdown_signal};
+pub use server::{serve, serve_connections, shutdown_signal};
 
 use graphql::*;
 use layers::*;
@@ -195,7 +195,31 @@ pub fn router(schema: AppSchema, store: Store, config: HttpConfig) -> Router {
             store,
             config: Arc::new(config),
             metrics: metrics.clone(),
-        })
+        });
+    layered(routes, limits, cors, metrics)
+}
+
+/// Wraps `routes` in the layers `router` puts around the API's routes, configured by
+/// `config` (limits, CORS), with metrics of their own. The benchmark's reference servers
+/// (`bench/servers`) answer through it, so they pay for the same stack as the API.
+pub fn with_layers(routes: Router, config: &HttpConfig) -> Router {
+    let metrics = Arc::new(Metrics::new(&ROUTES, &ERROR_CODES));
+    layered(
+        routes,
+        config.limits,
+        cors_layer(&config.cors_origins),
+        metrics,
+    )
+}
+
+/// The layers of `router` (its doc comment lists them) around `routes`.
+fn layered(
+    routes: Router,
+    limits: HttpLimits,
+    cors: Option<CorsLayer>,
+    metrics: Arc<Metrics>,
+) -> Router {
+    let routes = routes
         .layer(middleware::from_fn_with_state(limits, guard_request))
         .layer(
             CompressionLayer::new()

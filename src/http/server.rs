@@ -20,6 +20,21 @@ pub async fn serve(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_connections(listener, router, limits, shutdown).await?;
+    tracing::info!("server stopped; flushing the store");
+    store
+        .flush()
+        .map_err(|error| std::io::Error::other(error.to_string()))
+}
+
+/// `serve` without a store: the accept loop and graceful shutdown alone, for servers that
+/// hold no store (the benchmark's reference servers in `bench/servers`).
+pub async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
@@ -53,10 +68,7 @@ pub async fn serve(
     }
     tracing::info!("shutting down: finishing requests in flight");
     graceful.shutdown().await;
-    tracing::info!("server stopped; flushing the store");
-    store
-        .flush()
-        .map_err(|error| std::io::Error::other(error.to_string()))
+    Ok(())
 }
 
 /// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed
