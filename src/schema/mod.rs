@@ -35,7 +35,7 @@ pub use organization::Organization;
 pub use persisted::PersistedQueries;
 pub use person::Person;
 pub use query::{Node, QueryRoot, SearchResult};
-pub use relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use relay::{global_id, parse_global_id, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 use crate::store::{List, Record, Store, StoreError};
 use field_errors::FieldErrorNulls;
