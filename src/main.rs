@@ -311,6 +311,15 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             "store {} is sound: {records} records, every index entry checked",
             args.data_dir.display()
         );
+        // The size of the data itself, which bench/perf compares with the files on disk.
+        let size = store.logical_size()?;
+        println!(
+            "logical size: {} bytes in {} entries ({} bytes of keys, {} of values)",
+            size.key_bytes + size.value_bytes,
+            size.entries,
+            size.key_bytes,
+            size.value_bytes
+        );
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!(

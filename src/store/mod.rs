@@ -28,6 +28,7 @@ pub use keys::Link;
 use keys::SortKey;
 pub use manifest::Manifest;
 use search::Searchable;
+pub use verify::LogicalSize;
 
 /// The layout of trees and keys plus the codec's value version. A store written in another
 /// format is refused at start (see `StoreState::Ready`), never misread.

@@ -90,6 +90,28 @@ impl Store {
         Ok(problems)
     }
 
+    /// The logical size of the store: how many entries its trees hold (sled's own default
+    /// tree and `meta` included) and the bytes of their keys and values. What the files on
+    /// disk are compared with: the rest is sled's overhead.
+    pub fn logical_size(&self) -> Result<LogicalSize, StoreError> {
+        let mut size = LogicalSize::default();
+        for name in self.inner.db.tree_names() {
+            let tree_name = String::from_utf8_lossy(&name).into_owned();
+            let tree = self
+                .inner
+                .db
+                .open_tree(&name)
+                .map_err(|source| sled_error(&tree_name, source))?;
+            for item in tree.iter() {
+                let (key, value) = item.map_err(|source| sled_error(&tree_name, source))?;
+                size.entries += 1;
+                size.key_bytes += key.len() as u64;
+                size.value_bytes += value.len() as u64;
+            }
+        }
+        Ok(size)
+    }
+
     /// Decodes every record of kind `R`, checking its key; returns how many there are.
     fn verify_records<R: Record>(&self, problems: &mut Vec<String>) -> Result<u64, StoreError> {
         let tree_name = keys::record_tree(R::KIND);
@@ -210,6 +232,14 @@ impl Store {
             .map(|value| value.is_some())
             .map_err(|source| packed_error(keys::record_tree(kind), source))
     }
+}
+
+/// Entries and bytes of keys and values in every tree of a store; see `logical_size`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogicalSize {
+    pub entries: u64,
+    pub key_bytes: u64,
+    pub value_bytes: u64,
 }
 
 /// A 64-bit fingerprint of an (owner, linked) pair. Keeping fingerprints instead of the

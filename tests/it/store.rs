@@ -30,6 +30,23 @@ fn the_first_start_imports_and_the_second_does_not() {
 }
 
 #[test]
+fn the_logical_size_counts_every_entry_the_import_wrote() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let opened = open(&Options::new(data.path()));
+    let summary = opened.imported.expect("the first start imports");
+    let size = opened.store.logical_size().expect("reads every tree");
+    // Records and index entries, plus the few `meta` entries of the completion marker.
+    let written = summary.records + summary.index_entries;
+    assert!(
+        (written..written + 8).contains(&size.entries),
+        "{size:?} for {written} entries written"
+    );
+    // Every key is at least one byte; records' values (and links' ids) are counted too.
+    assert!(size.key_bytes >= size.entries, "{size:?}");
+    assert!(size.value_bytes >= summary.records, "{size:?}");
+}
+
+#[test]
 fn an_interrupted_import_is_finished_by_the_next_start() {
     let data = tempfile::tempdir().expect("a temporary directory");
     let options = Options::new(data.path());
