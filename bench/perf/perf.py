@@ -1,0 +1,879 @@
+#!/usr/bin/env python3
+"""Helpers of bench/perf/run.sh (standard library only). run.sh builds, starts and stops
+the servers; this file talks to them:
+
+  wait    checks a server that listens answers, and times its first answer to a query
+  sample  reads a running store for real ids, names, dates and its largest country, and
+          writes the request bodies of queries (a)-(e), one JSON body a line
+  check   sends every body to a server and fails on any error, non-200 or null answer;
+          with --capture keeps the answers as the reference (and the ceiling's answers),
+          without it compares each answer with the reference as JSON
+  load    runs wrk (pinned with taskset) for one query on one server, after a warm-up,
+          and records req/s, latency percentiles, errors and the server's RSS
+  note    appends a measurement (key=value pairs, or a server's RSS) to the results file
+  report  prints the tables and writes them as Markdown
+
+Every server is on 127.0.0.1; nothing here opens another address.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+
+HOST = "127.0.0.1"  # loopback only, by design
+QUERIES = ["a", "b", "c", "d", "e"]
+QUERY_FILES = {
+    "a": "a-seed-tree.graphql",
+    "b": "b-node.graphql",
+    "c": "c-page.graphql",
+    "d": "d-date-range.graphql",
+    "e": "e-search.graphql",
+}
+QUERY_NAMES = {
+    "a": "(a) seed tree",
+    "b": "(b) node(id:)",
+    "c": "(c) nested page",
+    "d": "(d) date range",
+    "e": "(e) search",
+}
+SERVER_NAMES = {
+    "real": "real, cache on (default)",
+    "real-nocache": "real, --response-cache-mib 0",
+    "baseline": "baseline (naive, in-memory Vecs)",
+    "ceiling": "ceiling (captured bytes)",
+}
+SERVERS = ["real", "real-nocache", "baseline", "ceiling"]
+
+
+class Failure(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP
+
+
+class Client:
+    """One keep-alive connection to a server on the loopback interface."""
+
+    def __init__(self, port, timeout=60):
+        self.port = port
+        self.timeout = timeout
+        self.connection = None
+
+    def request(self, method, path, body=None):
+        for attempt in range(2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
+            try:
+                headers = {"Accept": "application/json"}
+                if body is not None:
+                    headers["Content-Type"] = "application/json"
+                self.connection.request(method, path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                return response.status, response.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.close()
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def graphql(self, body):
+        if isinstance(body, str):
+            body = body.encode()
+        return self.request("POST", "/graphql", body)
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def port_of(url):
+    parsed = urllib.parse.urlparse(url)
+    if parsed.hostname != HOST:
+        raise Failure(f"{url}: only {HOST} is allowed")
+    return parsed.port
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by run.sh) is not serving.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def memory_kib(pid):
+    """VmRSS and VmHWM (peak RSS) of a process, in KiB."""
+    values = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(value.split()[0])
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+# ---------------------------------------------------------------------------------------
+# wait
+
+
+def wait(args):
+    """The server listens (run.sh saw its port open after --listening-us): check it
+    answers, and time the first answer to --body's first request when given."""
+    client = Client(port_of(args.url), timeout=60)
+    seconds = args.listening_us / 1e6
+    if not alive(args.pid):
+        raise Failure(f"the server (pid {args.pid}) is not running")
+    status, _ = client.request("GET", "/healthz")
+    if status != 200:
+        raise Failure(f"/healthz answered {status}")
+    if args.body:
+        with open(args.body) as lines:
+            body = next(line.strip() for line in lines if line.strip())
+        # A new connection, as a first client's would be.
+        client.close()
+        started = time.perf_counter()
+        status, answer = client.graphql(body)
+        seconds += time.perf_counter() - started
+        if status != 200 or not no_errors(answer):
+            raise Failure(f"the first query failed ({status}): {answer[:300]!r}")
+    rss, hwm = memory_kib(args.pid)
+    print(json.dumps({"seconds": round(seconds, 4), "rss_kib": rss, "hwm_kib": hwm}))
+
+
+def no_errors(answer):
+    try:
+        parsed = json.loads(answer)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and "errors" not in parsed and parsed.get("data") is not None
+
+
+# ---------------------------------------------------------------------------------------
+# sample: the request bodies
+
+
+SAMPLE_QUERY = """
+query Sample($after: String) {
+  countries(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id code name
+      agreements(first: 3) { totalCount nodes { id title } }
+      facilities(first: 3) { nodes { id name } }
+      incidents(first: 2) { totalCount nodes { id title } }
+    }
+  }
+}
+"""
+
+SAMPLE_MORE = """
+{
+  organizations(first: 20) { nodes { id name } }
+  people(first: 20) { nodes { id name } }
+  agreements(first: 50) { nodes { id title } }
+  facilities(last: 50) { nodes { id name } }
+  incidents(last: 50) { nodes { id title } }
+  earliest: incidents(first: 20, occurred: {from: "1000"}) {
+    nodes { occurredBounds { earliest latest precision } }
+  }
+  latest: incidents(first: 20, occurred: {from: "1000"}, orderBy: {field: OCCURRED, direction: DESC}) {
+    nodes { occurredBounds { earliest latest precision } }
+  }
+}
+"""
+
+
+def run_query(client, query, variables=None):
+    body = json.dumps({"query": query, "variables": variables or {}})
+    status, answer = client.graphql(body)
+    parsed = json.loads(answer)
+    if status != 200 or "errors" in parsed:
+        raise Failure(f"the sampling query failed ({status}): {answer[:500]!r}")
+    return parsed["data"]
+
+
+def sample(args):
+    client = Client(port_of(args.url))
+    countries = []
+    after = None
+    while True:
+        page = run_query(client, SAMPLE_QUERY, {"after": after})["countries"]
+        countries.extend(page["nodes"])
+        if not page["pageInfo"]["hasNextPage"] or len(countries) >= 1000:
+            break
+        after = page["pageInfo"]["endCursor"]
+    more = run_query(client, SAMPLE_MORE)
+
+    # Real global ids of every kind, spread over the countries and both ends of the lists.
+    ids, texts = [], []
+    for country in countries:
+        ids.append(country["id"])
+        texts.append(country["name"])
+        for list_name, text_field in (("agreements", "title"), ("facilities", "name"), ("incidents", "title")):
+            for node in country[list_name]["nodes"]:
+                ids.append(node["id"])
+                texts.append(node[text_field])
+    for list_name, text_field in (
+        ("organizations", "name"),
+        ("people", "name"),
+        ("agreements", "title"),
+        ("facilities", "name"),
+        ("incidents", "title"),
+    ):
+        for node in more[list_name]["nodes"]:
+            ids.append(node["id"])
+            texts.append(node[text_field])
+    shuffle = random.Random(args.seed)
+    ids = unique(ids)
+    shuffle.shuffle(ids)
+    ids = ids[: args.max_ids]
+    # Search for names as people type them: the first three words of a name or title.
+    texts = unique(" ".join(text.split()[:3]) for text in texts if re.search(r"\w\w", text))
+    shuffle.shuffle(texts)
+    texts = texts[: args.max_texts]
+
+    # The country with the most agreements (then incidents) fills (c)'s pages best.
+    largest = max(
+        countries,
+        key=lambda c: (c["agreements"]["totalCount"], c["incidents"]["totalCount"], c["code"]),
+    )
+
+    # Date ranges over the years the incidents span (from the oldest and newest dates known
+    # to a year or better; open intervals and decades say little): each year, and a
+    # quarter of it.
+    def years(nodes, bound):
+        found = []
+        for node in nodes:
+            bounds = node["occurredBounds"]
+            if bounds and bounds["precision"] != "DECADE" and bounds[bound]:
+                found.append(int(bounds[bound][:4]))
+        return found
+
+    low = min(years(more["earliest"]["nodes"], "earliest"), default=None)
+    high = max(years(more["latest"]["nodes"], "latest"), default=None)
+    if low is None or high is None or low > high:
+        low = high = 2012
+    ranges = []
+    for y in range(low, high + 1):
+        ranges.append({"from": f"{y:04d}", "to": f"{y:04d}"})
+        ranges.append({"from": f"{y:04d}-04", "to": f"{y:04d}-06"})
+    shuffle.shuffle(ranges)
+
+    texts_of = {}
+    for letter in QUERIES:
+        with open(os.path.join(args.queries, QUERY_FILES[letter])) as file:
+            texts_of[letter] = file.read()
+    bodies = {
+        "b": [{"query": texts_of["b"], "variables": {"id": id_}} for id_ in ids],
+        "c": [{"query": texts_of["c"], "variables": {"code": largest["code"]}}],
+        "d": [{"query": texts_of["d"], "variables": window} for window in ranges],
+        "e": [{"query": texts_of["e"], "variables": {"text": text}} for text in texts],
+    }
+    if args.seed_tree:
+        bodies["a"] = [{"query": texts_of["a"]}]
+    os.makedirs(args.out, exist_ok=True)
+    for letter, items in bodies.items():
+        with open(os.path.join(args.out, f"{letter}.jsonl"), "w") as out:
+            for item in items:
+                out.write(json.dumps(item, separators=(",", ":")) + "\n")
+    summary = {
+        "countries": len(countries),
+        "largest_country": largest["code"],
+        "largest_agreements": largest["agreements"]["totalCount"],
+        "ids": len(ids),
+        "texts": len(texts),
+        "years": [low, high],
+        "ranges": len(ranges),
+        "queries": sorted(bodies),
+    }
+    with open(os.path.join(args.out, "sample.json"), "w") as out:
+        json.dump(summary, out, indent=1)
+    print(
+        f"  sampled {len(ids)} ids, {len(texts)} search texts, {len(ranges)} date ranges "
+        f"({low}-{high}); (c) asks for country {largest['code']} "
+        f"({largest['agreements']['totalCount']} agreements)"
+    )
+
+
+def unique(items):
+    seen = set()
+    kept = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            kept.append(item)
+    return kept
+
+
+# ---------------------------------------------------------------------------------------
+# check
+
+
+def check(args):
+    client = Client(port_of(args.url))
+    letters = [q for q in QUERIES if os.path.exists(os.path.join(args.bodies, f"{q}.jsonl"))]
+    if not letters:
+        raise Failure(f"no request bodies in {args.bodies}")
+    os.makedirs(args.reference, exist_ok=True)
+    ceiling = []
+    problems = []
+    for letter in letters:
+        with open(os.path.join(args.bodies, f"{letter}.jsonl")) as lines:
+            bodies = [line.rstrip("\n") for line in lines if line.strip()]
+        reference_path = os.path.join(args.reference, f"{letter}.jsonl")
+        reference = {}
+        if not args.capture:
+            with open(reference_path) as lines:
+                for line in lines:
+                    captured = json.loads(line)
+                    reference[captured["body"]] = json.loads(captured["response"])
+        captured = []
+        total_bytes = 0
+        for body in bodies:
+            status, answer = client.graphql(body)
+            total_bytes += len(answer)
+            problem = judge(letter, status, answer)
+            if problem is None and not args.capture:
+                expected = reference.get(body)
+                if expected is None:
+                    problem = "no reference answer for this body"
+                elif json.loads(answer) != expected:
+                    problem = "the answer differs from the real server's: " + first_difference(
+                        expected, json.loads(answer)
+                    )
+            if problem is not None:
+                problems.append(f"{args.server} {QUERY_NAMES[letter]}: {problem}; body {body[:200]}")
+                if len(problems) >= 10:
+                    break
+            captured.append({"body": body, "response": answer.decode()})
+        if args.capture:
+            with open(reference_path, "w") as out:
+                for item in captured:
+                    out.write(json.dumps(item) + "\n")
+            ceiling.extend(captured)
+        print(
+            f"  {args.server:<13} {QUERY_NAMES[letter]:<16} {len(bodies):>4} bodies, "
+            f"{total_bytes / max(len(bodies), 1):>9,.0f} bytes an answer: "
+            + ("ok" if not problems else "FAILED")
+        )
+        if problems:
+            break
+    if args.capture:
+        with open(os.path.join(args.reference, "ceiling.jsonl"), "w") as out:
+            for item in ceiling:
+                out.write(json.dumps(item) + "\n")
+    if problems:
+        raise Failure("wrong answers:\n    " + "\n    ".join(problems))
+
+
+def judge(letter, status, answer):
+    """Why an answer is wrong, or None."""
+    if status != 200:
+        return f"HTTP {status}: {answer[:300]!r}"
+    try:
+        parsed = json.loads(answer)
+    except ValueError:
+        return f"not JSON: {answer[:300]!r}"
+    if not isinstance(parsed, dict):
+        return "not a JSON object"
+    if "errors" in parsed:
+        return f"errors: {json.dumps(parsed['errors'])[:300]}"
+    data = parsed.get("data")
+    if not isinstance(data, dict) or not data:
+        return "no data"
+    empty = [field for field, value in data.items() if value is None]
+    if empty:
+        return f"null {', '.join(empty)}"
+    if letter == "e" and not data["search"]["totalCount"]:
+        return "the search found nothing"
+    return None
+
+
+def first_difference(expected, actual, path="data"):
+    if type(expected) is not type(actual):
+        return f"at {path}: {json.dumps(expected)[:120]} vs {json.dumps(actual)[:120]}"
+    if isinstance(expected, dict):
+        for key in list(expected) + [k for k in actual if k not in expected]:
+            if key not in expected or key not in actual:
+                return f"at {path}: key {key!r} only in one"
+            if expected[key] != actual[key]:
+                return first_difference(expected[key], actual[key], f"{path}.{key}")
+    if isinstance(expected, list):
+        if len(expected) != len(actual):
+            return f"at {path}: {len(expected)} items vs {len(actual)}"
+        for index, (left, right) in enumerate(zip(expected, actual)):
+            if left != right:
+                return first_difference(left, right, f"{path}[{index}]")
+    return f"at {path}: {json.dumps(expected)[:120]} vs {json.dumps(actual)[:120]}"
+
+
+# ---------------------------------------------------------------------------------------
+# load
+
+
+def run_wrk(args, seconds, log):
+    command = [
+        "taskset", "-c", str(args.cpu),
+        "wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s",
+        f"--timeout={args.request_timeout}s", "--latency",
+        "-s", args.lua, args.url.rstrip("/") + "/graphql",
+    ]
+    environment = dict(os.environ, BODIES=os.path.abspath(args.bodies))
+    log.write("$ " + " ".join(command) + "\n")
+    log.flush()
+    try:
+        finished = subprocess.run(
+            command, env=environment, capture_output=True, text=True, timeout=seconds + 60
+        )
+    except subprocess.TimeoutExpired:
+        raise Failure(f"wrk did not finish within {seconds + 60} s")
+    log.write(finished.stdout + finished.stderr + "\n")
+    log.flush()
+    if finished.returncode != 0:
+        raise Failure(f"wrk failed ({finished.returncode}): {finished.stderr.strip()[:500]}")
+    lines = [line for line in finished.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise Failure(f"wrk printed no results: {finished.stdout[-500:]}")
+    return json.loads(lines[-1])
+
+
+def load(args):
+    if not alive(args.pid):
+        raise Failure(f"the server (pid {args.pid}) is not running")
+    with open(args.bodies) as lines:
+        bodies = sum(1 for line in lines if line.strip())
+    with open(args.log, "a") as log:
+        if args.warmup > 0:
+            run_wrk(args, args.warmup, log)
+        result = run_wrk(args, args.duration, log)
+    if not alive(args.pid):
+        raise Failure(f"the server (pid {args.pid}) died under load")
+    rss, hwm = memory_kib(args.pid)
+    seconds = result["duration_us"] / 1e6
+    errors = sum(
+        result[key] for key in ("connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts")
+    )
+    record = {
+        "type": "load",
+        "store": args.store,
+        "server": args.server,
+        "query": args.query,
+        "bodies": bodies,
+        "rps": result["requests"] / seconds if seconds else 0.0,
+        "errors": errors,
+        "rss_kib": rss,
+        "hwm_kib": hwm,
+        "bytes_per_answer": result["bytes"] / result["requests"] if result["requests"] else 0,
+        **result,
+    }
+    append(args.results, record)
+    print(
+        f"  {args.server:<13} {QUERY_NAMES[args.query]:<16} {record['rps']:>9,.0f} req/s  "
+        f"p50 {result['p50_us'] / 1000:>7.2f} ms  p99 {result['p99_us'] / 1000:>7.2f} ms  "
+        f"RSS {rss / 1024:>6.1f} MiB  errors {errors}"
+    )
+
+
+def append(path, record):
+    with open(path, "a") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+def note(args):
+    record = {}
+    for pair in args.pairs:
+        key, _, value = pair.partition("=")
+        record[key] = parse_value(value)
+    if args.pid:
+        record["rss_kib"], record["hwm_kib"] = memory_kib(args.pid)
+    if args.json:
+        record.update(json.loads(args.json))
+    append(args.results, record)
+
+
+def parse_value(text):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+# ---------------------------------------------------------------------------------------
+# report
+
+
+def report(args):
+    records = []
+    with open(args.results) as lines:
+        for line in lines:
+            if line.strip():
+                records.append(json.loads(line))
+    machine = next((r for r in records if r["type"] == "machine"), {})
+    end = next((r for r in records if r["type"] == "end"), {})
+    stores = [r for r in records if r["type"] == "store"]
+    by_type = {}
+    for record in records:
+        by_type.setdefault(record["type"], []).append(record)
+
+    def one(kind, store, **match):
+        for record in by_type.get(kind, []):
+            if record.get("store") == store and all(record.get(k) == v for k, v in match.items()):
+                return record
+        return None
+
+    def loads(store):
+        return [r for r in by_type.get("load", []) if r["store"] == store]
+
+    text, markdown = [], []
+
+    def both(line, md=None):
+        text.append(line)
+        markdown.append(line if md is None else md)
+
+    title = f"kyrgyz-relations load benchmark ({machine.get('mode', 'full')} run)"
+    text.append("=" * len(title))
+    text.append(title)
+    text.append("=" * len(title))
+    markdown.append(f"## {title}")
+    markdown.append("")
+    facts = [
+        f"date {machine.get('date')}, commit {machine.get('commit')}"
+        + (" (with uncommitted changes)" if machine.get("dirty") else ""),
+        f"machine: {machine.get('nproc')} CPUs ({machine.get('cpu')}), {machine.get('mem_gib')} GiB RAM, "
+        f"Linux {machine.get('kernel')}; load average {machine.get('loadavg')} at the start, "
+        f"{end.get('loadavg', '?')} at the end",
+        f"build: {machine.get('profile')} profile, {machine.get('rustc')}; load: {machine.get('wrk')}, "
+        f"-t1 -c{machine.get('connections')}, {machine.get('warmup')} s warm-up + "
+        f"{machine.get('duration')} s per case; server on CPU {machine.get('server_cpu')}, "
+        f"wrk on CPU {machine.get('load_cpu')}; RUST_LOG={machine.get('rust_log')}",
+    ]
+    if end.get("seconds"):
+        facts.append(f"the whole run took {end['seconds'] / 60:.1f} min")
+    for fact in facts:
+        text.append(fact)
+        markdown.append(f"- {fact}")
+    cache = machine.get("cache_flag")
+    facts = [
+        "servers: real = kyrgyz-relations with its default flags"
+        + (" (response cache on)" if cache else " (this build has no response cache)")
+        + "; real-nocache = the same with --response-cache-mib 0; baseline = the same schema "
+        "over the seed in plain Vecs, one resolver per field (bench/servers); ceiling = the "
+        "real server's answers replayed from memory by request body; all four behind the "
+        "real server's HTTP layers and accept loop",
+        "req/s and latency from wrk (closed loop: each connection waits for its answer); "
+        "RSS is VmRSS after the case, peak is VmHWM of the server process so far",
+    ]
+    for fact in facts:
+        text.append(fact)
+        markdown.append(f"- {fact}")
+    for skip in by_type.get("skip", []):
+        line = f"SKIPPED {skip.get('server')}: {skip.get('reason')}"
+        text.append(line)
+        markdown.append(f"- **{line}**")
+    text.append("")
+    markdown.append("")
+
+    for store in stores:
+        name = store["store"]
+        label = store.get("label", name)
+        text.append(f"--- store {name}: {label} ---")
+        markdown.append(f"### Store {name}: {label}")
+        markdown.append("")
+        store_lines = []
+        imported = one("import", name)
+        if imported:
+            rate = imported["records"] / imported["seconds"] if imported["seconds"] else 0
+            entries = imported.get("index_entries") or 0
+            store_lines.append(
+                f"first start (validate + import): {imported['seconds']:.2f} s for "
+                f"{imported['records']:,} records and {entries:,} index entries: "
+                f"{rate:,.0f} records/s, {(imported['records'] + entries) / imported['seconds']:,.0f} "
+                f"entries/s; peak RSS {imported['hwm_kib'] / 1024:,.1f} MiB"
+            )
+        logical = one("logical", name)
+        for disk in [r for r in by_type.get("disk", []) if r["store"] == name]:
+            line = f"disk ({disk['phase']}): {disk['bytes'] / 2**20:,.1f} MiB"
+            if logical and logical.get("bytes"):
+                line += (
+                    f" = {disk['bytes'] / logical['bytes']:.2f}x the logical "
+                    f"{logical['bytes'] / 2**20:,.1f} MiB of keys and values "
+                    f"({logical['entries']:,} entries)"
+                )
+            store_lines.append(line)
+        reopen = one("reopen", name)
+        if reopen:
+            store_lines.append(
+                f"reopen and first answer to (c): {reopen['seconds'] * 1000:,.0f} ms "
+                f"(RSS then {reopen['rss_kib'] / 1024:,.1f} MiB)"
+            )
+        for start in [r for r in by_type.get("start", []) if r["store"] == name]:
+            store_lines.append(
+                f"{start['server']} ready in {start['seconds']:.2f} s, RSS {start['rss_kib'] / 1024:,.1f} MiB"
+            )
+        for line in store_lines:
+            text.append(line)
+            markdown.append(f"- {line}")
+        markdown.append("")
+
+        rows = loads(name)
+        if rows:
+            header = ["query", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "peak MiB", "errors", "bytes/answer", "bodies"]
+            table = []
+            for letter in QUERIES:
+                for server in SERVERS:
+                    row = next((r for r in rows if r["query"] == letter and r["server"] == server), None)
+                    if row is None:
+                        continue
+                    table.append([
+                        QUERY_NAMES[letter], server, f"{row['rps']:,.0f}", f"{row['p50_us'] / 1000:.2f}",
+                        f"{row['p99_us'] / 1000:.2f}", f"{row['rss_kib'] / 1024:,.1f}",
+                        f"{row['hwm_kib'] / 1024:,.1f}", str(row["errors"]),
+                        f"{row['bytes_per_answer']:,.0f}", str(row["bodies"]),
+                    ])
+            emit_table(text, markdown, header, table)
+            ratio_rows = []
+            for letter in QUERIES:
+                get = lambda server: next((r for r in rows if r["query"] == letter and r["server"] == server), None)
+                real, nocache, baseline, ceiling = get("real"), get("real-nocache"), get("baseline"), get("ceiling")
+                if not real:
+                    continue
+                off = nocache or (real if not machine.get("cache_flag") else None)
+                ratio_rows.append([
+                    QUERY_NAMES[letter],
+                    ratio(real, ceiling),
+                    ratio(off, baseline) + ("" if nocache or not off else " (no cache in binary)"),
+                    ratio(real, nocache),
+                ])
+            text.append("")
+            markdown.append("")
+            emit_table(
+                text, markdown,
+                [
+                    "query",
+                    ("cache on" if cache else "real") + " ÷ ceiling",
+                    "cache off ÷ baseline (target ≥ 1.5)",
+                    "cache on ÷ cache off",
+                ],
+                ratio_rows,
+            )
+        text.append("")
+        markdown.append("")
+
+    # Across store sizes: query (c)'s p50 latency on the default server.
+    synthetic = [s for s in stores if s.get("incidents")]
+    scale_rows = []
+    for store in synthetic:
+        row = next((r for r in loads(store["store"]) if r["query"] == "c" and r["server"] == "real"), None)
+        nocache = next((r for r in loads(store["store"]) if r["query"] == "c" and r["server"] == "real-nocache"), None)
+        scale_rows.append([
+            f"{store['incidents']:,}",
+            f"{row['p50_us'] / 1000:.2f}" if row else "-",
+            f"{row['p99_us'] / 1000:.2f}" if row else "-",
+            f"{nocache['p50_us'] / 1000:.2f}" if nocache else "-",
+            f"{nocache['p99_us'] / 1000:.2f}" if nocache else "-",
+        ])
+    if scale_rows:
+        text.append("--- (c) nested page by store size ---")
+        markdown.append("### Query (c) by store size")
+        markdown.append("")
+        emit_table(text, markdown, ["incidents", "cache on p50 ms", "p99 ms", "cache off p50 ms", "p99 ms"], scale_rows)
+        text.append("")
+        markdown.append("")
+
+    targets = target_rows(synthetic, loads, one, machine)
+    if targets:
+        text.append("--- issue 4's targets ---")
+        markdown.append("### Issue 4's targets")
+        markdown.append("")
+        emit_table(text, markdown, ["target", "measured", "result"], targets)
+        text.append("")
+        markdown.append("")
+
+    print("\n".join(text))
+    with open(args.markdown, "w") as out:
+        out.write("\n".join(markdown) + "\n")
+    print(f"Markdown: {args.markdown}")
+
+
+def ratio(numerator, denominator):
+    if not numerator or not denominator or not denominator["rps"]:
+        return "-"
+    return f"{numerator['rps'] / denominator['rps']:.2f}"
+
+
+def target_rows(synthetic, loads, one, machine):
+    rows = []
+    if not synthetic:
+        return rows
+
+    def verdict(ok):
+        if machine.get("mode") == "smoke":
+            return "not judged (smoke)"
+        return "pass" if ok else "FAIL"
+
+    small = min(synthetic, key=lambda s: s["incidents"])
+    large = max(synthetic, key=lambda s: s["incidents"])
+    at = f"at {large['incidents']:,} incidents" + ("" if large["incidents"] >= 1_000_000 else " (the issue names 1M)")
+
+    def c_p50(store):
+        row = next((r for r in loads(store["store"]) if r["query"] == "c" and r["server"] == "real"), None)
+        return row["p50_us"] if row else None
+
+    if small is not large and c_p50(small) and c_p50(large):
+        factor = c_p50(large) / c_p50(small)
+        rows.append([
+            f"(c) p50 at {large['incidents']:,} within 1.5x of {small['incidents']:,}",
+            f"{factor:.2f}x",
+            verdict(factor <= 1.5),
+        ])
+    for store in synthetic:
+        by_query = {}
+        for row in loads(store["store"]):
+            by_query.setdefault(row["query"], {})[row["server"]] = row
+        for letter, servers in sorted(by_query.items()):
+            off = servers.get("real-nocache") or (servers.get("real") if not machine.get("cache_flag") else None)
+            base = servers.get("baseline")
+            if off and base and base["rps"]:
+                factor = off["rps"] / base["rps"]
+                rows.append([
+                    f"cache off ≥ 1.5x baseline, {QUERY_NAMES[letter]}, {store['incidents']:,} incidents",
+                    f"{factor:.2f}x",
+                    verdict(factor >= 1.5),
+                ])
+    imported = one("import", large["store"])
+    if imported and imported["seconds"]:
+        rate = imported["records"] / imported["seconds"]
+        rows.append([f"first-start import ≥ 100,000 records/s, {at}", f"{rate:,.0f}/s", verdict(rate >= 100_000)])
+        rows.append([
+            f"import peak RSS < 512 MB, {at}",
+            f"{imported['hwm_kib'] * 1024 / 1e6:,.0f} MB",
+            verdict(imported["hwm_kib"] * 1024 < 512e6),
+        ])
+    served = [r for r in loads(large["store"]) if r["server"] == "real"]
+    if served:
+        peak = max(r["hwm_kib"] for r in served)
+        rows.append([
+            f"RSS under load < 256 MB (default flags), {at}",
+            f"{peak * 1024 / 1e6:,.0f} MB peak",
+            verdict(peak * 1024 < 256e6),
+        ])
+    logical = one("logical", large["store"])
+    disk = one("disk", large["store"], phase="under load")
+    if logical and disk and logical.get("bytes"):
+        factor = disk["bytes"] / logical["bytes"]
+        rows.append([f"disk < 2.5x logical bytes, {at}", f"{factor:.2f}x", verdict(factor < 2.5)])
+    reopen = one("reopen", large["store"])
+    if reopen:
+        rows.append([
+            f"reopen + first query < 1 s, {at}",
+            f"{reopen['seconds'] * 1000:,.0f} ms",
+            verdict(reopen["seconds"] < 1.0),
+        ])
+    return rows
+
+
+def emit_table(text, markdown, header, rows):
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)] if rows else [len(h) for h in header]
+    numeric = [all(re.match(r"^[\d,.x-]+( \(.*\))?$|^-$", str(row[i])) for row in rows) and i > 0 for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(
+            str(cell).rjust(width) if right else str(cell).ljust(width)
+            for cell, width, right in zip(cells, widths, numeric)
+        ).rstrip()
+
+    text.append(line(header))
+    for row in rows:
+        text.append(line(row))
+    markdown.append("| " + " | ".join(header) + " |")
+    markdown.append("| " + " | ".join("---:" if right else "---" for right in numeric) + " |")
+    for row in rows:
+        markdown.append("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    command = commands.add_parser("wait")
+    command.add_argument("--url", required=True)
+    command.add_argument("--pid", type=int, required=True)
+    command.add_argument("--listening-us", type=int, required=True, help="from spawn to listening")
+    command.add_argument("--body", help="a file of bodies: time the answer to the first")
+
+    command = commands.add_parser("sample")
+    command.add_argument("--url", required=True)
+    command.add_argument("--queries", required=True)
+    command.add_argument("--out", required=True)
+    command.add_argument("--seed-tree", action="store_true", help="also write (a), the whole seed's tree")
+    command.add_argument("--max-ids", type=int, default=400)
+    command.add_argument("--max-texts", type=int, default=200)
+    command.add_argument("--seed", type=int, default=1)
+
+    command = commands.add_parser("check")
+    command.add_argument("--url", required=True)
+    command.add_argument("--bodies", required=True)
+    command.add_argument("--reference", required=True)
+    command.add_argument("--server", required=True)
+    command.add_argument("--capture", action="store_true")
+
+    command = commands.add_parser("load")
+    command.add_argument("--url", required=True)
+    command.add_argument("--pid", type=int, required=True)
+    command.add_argument("--bodies", required=True)
+    command.add_argument("--lua", required=True)
+    command.add_argument("--duration", type=int, required=True)
+    command.add_argument("--warmup", type=int, default=0)
+    command.add_argument("--connections", type=int, default=32)
+    command.add_argument("--cpu", type=int, default=1)
+    command.add_argument("--request-timeout", type=int, default=15)
+    command.add_argument("--results", required=True)
+    command.add_argument("--log", required=True)
+    command.add_argument("--store", required=True)
+    command.add_argument("--server", required=True)
+    command.add_argument("--query", required=True)
+
+    command = commands.add_parser("note")
+    command.add_argument("--results", required=True)
+    command.add_argument("--pid", type=int)
+    command.add_argument("--json")
+    command.add_argument("pairs", nargs="*")
+
+    command = commands.add_parser("report")
+    command.add_argument("--results", required=True)
+    command.add_argument("--markdown", required=True)
+
+    args = parser.parse_args()
+    try:
+        {"wait": wait, "sample": sample, "check": check, "load": load, "note": note, "report": report}[
+            args.command
+        ](args)
+    except Failure as failure:
+        print(f"FAIL: {failure}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

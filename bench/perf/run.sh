@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# The load benchmark of issue 4: builds the binaries, imports the embedded seed and synthetic
+# stores of 1k to 1M incidents, and drives four servers with wrk on loopback, the server
+# pinned to one CPU and wrk to the other: the real server with its response cache on
+# (default) and off, the naive in-memory baseline and the ceiling (bench/servers). Prints
+# req/s, p50/p99 latency, RSS and errors per store, server and query, the import rate and
+# peak RSS, disk use against the logical bytes, reopen time and the issue's ratios, and
+# writes them as Markdown. See README.md in this folder.
+#
+#   bash bench/perf/run.sh            full run (release build, 1k/10k/100k/1M; about 25 min)
+#   bash bench/perf/run.sh --smoke    1 s per case, the seed and 1k, debug build (for CI)
+#
+# Options (environment variables in brackets):
+#   --sizes N,N,...     synthetic stores by incident count [SIZES; 1000,10000,100000,1000000;
+#                       smoke 1000]; an empty list runs the embedded seed alone
+#   --duration S        measured seconds per case [DURATION; 10, smoke 1]
+#   --warmup S          unmeasured seconds before each case [WARMUP; 2, smoke 0]
+#   --connections N     wrk connections [CONNECTIONS; 32]
+#   --queries a,b,...   only these queries [QUERIES; a,b,c,d,e]
+#   --servers x,y,...   only these of real,real-nocache,baseline,ceiling [SERVERS; all]
+#   --no-seed           skip the store of the embedded seed
+#   --keep              keep the stores' data directories
+#   --smoke             the CI run: debug profile, sizes 1000, 1 s per case, no warm-up
+# Work directory [BENCH_DIR; /tmp/kyrgyz-relations-bench]: generated seeds (reused while
+# src/generate.rs is unchanged) and one folder per run with its results and logs.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+smoke=0
+keep=0
+with_seed=1
+sizes_given=0
+if [[ -n "${SIZES+set}" ]]; then sizes_given=1; fi
+SIZES="${SIZES-}"
+DURATION="${DURATION-}"
+WARMUP="${WARMUP-}"
+CONNECTIONS="${CONNECTIONS:-32}"
+QUERIES="${QUERIES:-a,b,c,d,e}"
+SERVERS="${SERVERS:-real,real-nocache,baseline,ceiling}"
+BENCH_DIR="${BENCH_DIR:-${TMPDIR:-/tmp}/kyrgyz-relations-bench}"
+RUST_LOG="${RUST_LOG:-info}"
+IMPORT_TIMEOUT="${IMPORT_TIMEOUT:-1800}"
+SERVER_CPU=0
+LOAD_CPU=1
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+    exit "${1:-2}"
+}
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --smoke) smoke=1 ;;
+        --sizes) SIZES="$2"; sizes_given=1; shift ;;
+        --duration) DURATION="$2"; shift ;;
+        --warmup) WARMUP="$2"; shift ;;
+        --connections) CONNECTIONS="$2"; shift ;;
+        --queries) QUERIES="$2"; shift ;;
+        --servers) SERVERS="$2"; shift ;;
+        --no-seed) with_seed=0 ;;
+        --keep) keep=1 ;;
+        -h | --help) usage 0 ;;
+        *) echo "unknown option: $1" >&2; usage ;;
+    esac
+    shift
+done
+if [[ "$smoke" == 1 ]]; then
+    if [[ "$sizes_given" == 0 ]]; then SIZES=1000; fi
+    DURATION="${DURATION:-1}"
+    WARMUP="${WARMUP:-0}"
+    profile=debug
+else
+    if [[ "$sizes_given" == 0 ]]; then SIZES=1000,10000,100000,1000000; fi
+    DURATION="${DURATION:-10}"
+    WARMUP="${WARMUP:-2}"
+    profile=release
+fi
+for number in "$DURATION" "$WARMUP" "$CONNECTIONS"; do
+    [[ "$number" =~ ^[0-9]+$ ]] || { echo "not a whole number: $number" >&2; exit 2; }
+done
+[[ "$DURATION" -ge 1 ]] || { echo "--duration must be at least 1 s" >&2; exit 2; }
+IFS=, read -r -a sizes <<<"$SIZES"
+for size in "${sizes[@]}"; do
+    [[ "$size" =~ ^[0-9]+$ && "$size" -ge 1 ]] || { echo "not an incident count: $size" >&2; exit 2; }
+done
+wanted() { [[ ",$2," == *",$1,"* ]]; }
+
+# --- tools -----------------------------------------------------------------------------
+sudo_if_needed=""
+if [[ "$(id -u)" -ne 0 ]]; then sudo_if_needed="sudo"; fi
+apt_updated=0
+apt_install() {
+    echo "installing $* from Debian's packages" >&2
+    if [[ "$apt_updated" == 0 ]]; then
+        $sudo_if_needed apt-get update -qq
+        apt_updated=1
+    fi
+    $sudo_if_needed apt-get install -y -qq "$@" >&2
+}
+# wrk: Debian packages it (so no build and no other registry), it keeps 32 connections
+# busy from one thread, and its Lua hooks send varied bodies and report percentiles.
+command -v wrk >/dev/null 2>&1 || apt_install wrk
+command -v python3 >/dev/null 2>&1 || apt_install python3
+command -v taskset >/dev/null 2>&1 || apt_install util-linux
+if [[ "$(nproc)" -lt 2 ]]; then
+    echo "note: $(nproc) CPU; server and wrk share it (the issue measures on 2)" >&2
+    LOAD_CPU=0
+fi
+perf() { python3 "$here/perf.py" "$@"; }
+
+# --- build -------------------------------------------------------------------------------
+started_at=$(date +%s)
+if [[ "$profile" == release ]]; then
+    (cd "$root" && cargo build --release --locked --workspace --bins)
+else
+    (cd "$root" && cargo build --locked --workspace --bins)
+fi
+bin_dir="$root/target/$profile"
+BIN="$bin_dir/kyrgyz-relations"
+BASELINE="$bin_dir/bench-baseline"
+CEILING="$bin_dir/bench-ceiling"
+for binary in "$BIN" "$BASELINE" "$CEILING"; do
+    [[ -x "$binary" ]] || { echo "FAIL: $binary was not built" >&2; exit 1; }
+done
+
+# Is the response cache in this binary? Without the flag, "cache off" cannot be measured:
+# say so and skip it rather than measure the default server twice under two names.
+cache_flag=false
+if "$BIN" --help | grep -q -- '--response-cache-mib'; then
+    cache_flag=true
+fi
+
+# --- work directory ----------------------------------------------------------------------
+mkdir -p "$BENCH_DIR/seeds" "$BENCH_DIR/runs"
+run="$BENCH_DIR/runs/$(date -u +%Y%m%dT%H%M%SZ)-$([[ $smoke == 1 ]] && echo smoke || echo full)"
+mkdir -p "$run/logs" "$run/stores"
+results="$run/results.jsonl"
+: >"$results"
+echo "work directory: $run" >&2
+
+server_pid=""
+stop_server() {
+    if [[ -n "$server_pid" ]]; then
+        if kill -0 "$server_pid" 2>/dev/null; then
+            kill -TERM "$server_pid" 2>/dev/null || true
+            for _ in $(seq 100); do
+                kill -0 "$server_pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            if kill -0 "$server_pid" 2>/dev/null; then
+                echo "the server (pid $server_pid) did not stop within 10 s of SIGTERM; killing it" >&2
+                kill -KILL "$server_pid" 2>/dev/null || true
+            fi
+        fi
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+cleanup() {
+    local status=$?
+    stop_server
+    if [[ "$keep" == 0 ]]; then
+        rm -rf "$run"/stores/*/data
+    fi
+    if [[ "$status" != 0 ]]; then
+        echo "FAIL (exit $status); logs in $run/logs" >&2
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server LOG COMMAND...: the server on CPU $SERVER_CPU, at 127.0.0.1:$port.
+start_server() {
+    local log="$1"
+    shift
+    port="$(free_port)"
+    url="http://127.0.0.1:$port"
+    server_log="$log"
+    spawned_us=${EPOCHREALTIME/[.,]/}
+    NO_COLOR=1 RUST_LOG="$RUST_LOG" taskset -c "$SERVER_CPU" "$@" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
+    server_pid=$!
+}
+
+server_failed() {
+    echo "FAIL: $1; the server's log ($server_log), last lines:" >&2
+    tail -n 20 "$server_log" >&2
+    exit 1
+}
+
+# wait_ready TIMEOUT [BODIES]: prints {"seconds", "rss_kib", "hwm_kib"}: the time from the
+# spawn until the server listens (every server here listens only once its data is ready),
+# plus, with BODIES, how long the first of them took to be answered. The port is polled
+# from bash, without starting a process, so no interpreter's start-up is counted.
+wait_ready() {
+    local timeout_s="$1" state now_us listening_us
+    local deadline_us=$((spawned_us + timeout_s * 1000000))
+    while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        state=Z
+        read -r _ _ state _ <"/proc/$server_pid/stat" 2>/dev/null || true
+        [[ "$state" != Z ]] || server_failed "the server exited before it listened"
+        now_us=${EPOCHREALTIME/[.,]/}
+        ((now_us < deadline_us)) || server_failed "the server did not listen within $timeout_s s"
+        sleep 0.002
+    done
+    listening_us=$((${EPOCHREALTIME/[.,]/} - spawned_us))
+    local extra=()
+    if [[ $# -ge 2 ]]; then extra=(--body "$2"); fi
+    perf wait --url "$url" --pid "$server_pid" --listening-us "$listening_us" "${extra[@]}" ||
+        server_failed "the server did not answer"
+}
+
+json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# load_all STORE SERVER: every query with bodies, then a check of the answers afterwards.
+load_all() {
+    local store="$1" server="$2" letter
+    for letter in a b c d e; do
+        wanted "$letter" "$QUERIES" || continue
+        [[ -f "$bodies/$letter.jsonl" ]] || continue
+        perf load --url "$url" --pid "$server_pid" --bodies "$bodies/$letter.jsonl" \
+            --lua "$here/post.lua" --duration "$DURATION" --warmup "$WARMUP" \
+            --connections "$CONNECTIONS" --cpu "$LOAD_CPU" --results "$results" \
+            --log "$run/logs/wrk-$store-$server-$letter.log" \
+            --store "$store" --server "$server" --query "$letter" || {
+            tail -n 20 "$server_log" >&2
+            exit 1
+        }
+    done
+}
+
+check_answers() {
+    perf check --url "$url" --bodies "$bodies" --reference "$reference" --server "$1" "${@:2}" || {
+        echo "the server's log ($server_log), last lines:" >&2
+        tail -n 20 "$server_log" >&2
+        exit 1
+    }
+}
+
+# Keeps a server's log short after a passing run: its start and its end.
+trim_log() {
+    if [[ -f "$1" ]] && [[ "$(wc -l <"$1")" -gt 200 ]]; then
+        { head -n 50 "$1"; echo "[... trimmed by run.sh ...]"; tail -n 50 "$1"; } >"$1.trimmed"
+        mv "$1.trimmed" "$1"
+    fi
+}
+
+# run_store NAME LABEL INCIDENTS SEED_DIR: every measurement of one store.
+run_store() {
+    local name="$1" label="$2" incidents="$3" seed_dir="$4"
+    local dir="$run/stores/$name"
+    local data="$dir/data"
+    bodies="$dir/bodies"
+    reference="$dir/reference"
+    mkdir -p "$dir"
+    local seed_args=()
+    if [[ -n "$seed_dir" ]]; then seed_args=(--seed-dir "$seed_dir"); fi
+    echo "" >&2
+    echo "=== store $name: $label ===" >&2
+    perf note --results "$results" type=store "store=$name" "label=$label" "incidents=$incidents"
+
+    # 1. First start: validate the seed and import it; peak RSS is VmHWM once ready.
+    start_server "$run/logs/$name-import.log" "$BIN" --data-dir "$data" "${seed_args[@]}"
+    local ready
+    ready="$(wait_ready "$IMPORT_TIMEOUT")"
+    local manifest="$data/kyrgyz-relations.manifest.json"
+    local counts
+    counts="$(python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["records"], m["indexEntries"])' "$manifest")"
+    perf note --results "$results" --json "$ready" type=import "store=$name" \
+        "records=${counts% *}" "index_entries=${counts#* }"
+    echo "  first start (validate + import): $(json_field "$ready" seconds) s, ${counts% *} records, ${counts#* } index entries, peak RSS $(($(json_field "$ready" hwm_kib) / 1024)) MiB" >&2
+    # The request bodies come from the store itself; its first answers are the reference.
+    local tree=()
+    if [[ -z "$seed_dir" ]]; then tree=(--seed-tree); fi
+    perf sample --url "$url" --queries "$root/bench/queries" --out "$bodies" "${tree[@]}"
+    check_answers real --capture
+    stop_server
+    trim_log "$run/logs/$name-import.log"
+    local bytes
+    bytes="$(du -s -B1 "$data" | cut -f1)"
+    perf note --results "$results" type=disk "store=$name" "phase=after import" "bytes=$bytes"
+
+    # 2. The logical bytes of keys and values (from `verify`, which reads every tree).
+    local verify_started verify_output logical
+    verify_started=$(date +%s%N)
+    verify_output="$(timeout "$IMPORT_TIMEOUT" "$BIN" verify --data-dir "$data")" || {
+        echo "FAIL: verify found problems in the imported store:" >&2
+        echo "$verify_output" >&2
+        exit 1
+    }
+    logical="$(grep -E '^logical size: ' <<<"$verify_output" || true)"
+    if [[ "$logical" =~ ^logical\ size:\ ([0-9]+)\ bytes\ in\ ([0-9]+)\ entries\ \(([0-9]+)\ bytes\ of\ keys,\ ([0-9]+)\ of\ values\) ]]; then
+        perf note --results "$results" type=logical "store=$name" "bytes=${BASH_REMATCH[1]}" \
+            "entries=${BASH_REMATCH[2]}" "keys=${BASH_REMATCH[3]}" "values=${BASH_REMATCH[4]}" \
+            "verify_seconds=$(( ($(date +%s%N) - verify_started) / 1000000 ))e-3"
+        echo "  verify: sound; logical size ${BASH_REMATCH[1]} bytes in ${BASH_REMATCH[2]} entries; on disk $bytes bytes" >&2
+    else
+        echo "  verify printed no logical size (an older binary?); the disk ratio is left out" >&2
+    fi
+
+    # 3. Reopen with the default flags (response cache on) until (c) is answered; then load.
+    if wanted real "$SERVERS" || [[ -z "$SERVERS" ]]; then
+        start_server "$run/logs/$name-real.log" "$BIN" --data-dir "$data" "${seed_args[@]}"
+        ready="$(wait_ready 60 "$bodies/c.jsonl")"
+        perf note --results "$results" --json "$ready" type=reopen "store=$name"
+        echo "  reopen and first answer to (c): $(json_field "$ready" seconds) s" >&2
+        check_answers real
+        load_all "$name" real
+        # Answers served after the load (from the response cache, when there is one).
+        check_answers real
+        bytes="$(du -s -B1 "$data" | cut -f1)"
+        perf note --results "$results" type=disk "store=$name" "phase=under load" "bytes=$bytes"
+        stop_server
+        trim_log "$run/logs/$name-real.log"
+    fi
+
+    # 4. The same server with the response cache off.
+    if wanted real-nocache "$SERVERS"; then
+        if [[ "$cache_flag" == true ]]; then
+            start_server "$run/logs/$name-real-nocache.log" "$BIN" --data-dir "$data" \
+                --response-cache-mib 0 "${seed_args[@]}"
+            wait_ready 60 >/dev/null
+            check_answers real-nocache
+            load_all "$name" real-nocache
+            stop_server
+            trim_log "$run/logs/$name-real-nocache.log"
+        else
+            echo "  SKIPPED real-nocache: $BIN has no --response-cache-mib flag, so this build has no response cache to turn off; the 'real' rows above ran without one" >&2
+        fi
+    fi
+
+    # 5. The baseline: the same schema over the seed in plain Vecs.
+    if wanted baseline "$SERVERS"; then
+        start_server "$run/logs/$name-baseline.log" "$BASELINE" "${seed_args[@]}"
+        ready="$(wait_ready "$IMPORT_TIMEOUT")"
+        perf note --results "$results" --json "$ready" type=start "store=$name" server=baseline
+        echo "  baseline: seed loaded into memory in $(json_field "$ready" seconds) s, RSS $(($(json_field "$ready" rss_kib) / 1024)) MiB" >&2
+        check_answers baseline
+        load_all "$name" baseline
+        stop_server
+        trim_log "$run/logs/$name-baseline.log"
+    fi
+
+    # 6. The ceiling: the captured answers, from memory, through the same HTTP stack.
+    if wanted ceiling "$SERVERS"; then
+        start_server "$run/logs/$name-ceiling.log" "$CEILING" --responses "$reference/ceiling.jsonl"
+        ready="$(wait_ready 60)"
+        perf note --results "$results" --json "$ready" type=start "store=$name" server=ceiling
+        check_answers ceiling
+        load_all "$name" ceiling
+        stop_server
+        trim_log "$run/logs/$name-ceiling.log"
+    fi
+
+    if [[ "$keep" == 0 ]]; then
+        rm -rf "$data"
+    fi
+}
+
+# --- the run -----------------------------------------------------------------------------
+commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+dirty=false
+if [[ -n "$(git -C "$root" status --porcelain 2>/dev/null)" ]]; then dirty=true; fi
+cpu="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
+mem_gib="$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)"
+perf note --results "$results" type=machine "mode=$([[ $smoke == 1 ]] && echo smoke || echo full)" \
+    "date=$(date -u '+%Y-%m-%d %H:%M UTC')" "commit=$commit" "dirty=$dirty" "nproc=$(nproc)" \
+    "cpu=${cpu:-unknown}" "mem_gib=$mem_gib" "kernel=$(uname -r)" "rustc=$(rustc --version)" \
+    "wrk=$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)" "profile=$profile" \
+    "duration=$DURATION" "warmup=$WARMUP" "connections=$CONNECTIONS" "rust_log=$RUST_LOG" \
+    "server_cpu=$SERVER_CPU" "load_cpu=$LOAD_CPU" "cache_flag=$cache_flag" \
+    "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ "$cache_flag" != true ]] && wanted real-nocache "$SERVERS"; then
+    perf note --results "$results" type=skip server=real-nocache \
+        "reason=$BIN has no --response-cache-mib flag: this build has no response cache, so the 'real' rows ran without one and stand in for cache off in the ratios"
+fi
+
+if [[ "$with_seed" == 1 ]]; then
+    run_store seed "the embedded seed" 0 ""
+fi
+generator="$(sha256sum "$root/src/generate.rs" | cut -c1-12)"
+for size in "${sizes[@]}"; do
+    # A generated seed is reused while the generator is the same (same file, same output).
+    seed_dir="$BENCH_DIR/seeds/incidents-$size-$generator"
+    if [[ ! -f "$seed_dir/.complete" ]]; then
+        rm -rf "$BENCH_DIR/seeds/incidents-$size-"*
+        echo "generating a seed of $size incidents into $seed_dir" >&2
+        timeout 1800 "$BIN" generate --incidents "$size" --out "$seed_dir" >&2
+        touch "$seed_dir/.complete"
+    fi
+    name="$size"
+    case "$size" in
+        *000000) name="$((size / 1000000))M" ;;
+        *000) name="$((size / 1000))k" ;;
+    esac
+    run_store "$name" "synthetic, $(printf "%'d" "$size" 2>/dev/null || echo "$size") incidents" "$size" "$seed_dir"
+done
+
+perf note --results "$results" type=end "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)" \
+    "seconds=$(($(date +%s) - started_at))"
+echo "" >&2
+perf report --results "$results" --markdown "$run/results.md"
+cp "$run/results.md" "$BENCH_DIR/latest.md"
+
+# Any failed request fails the run (after the report): non-2xx, socket errors, timeouts.
+python3 - "$results" <<'EOF'
+import json, sys
+failed = [r for r in map(json.loads, open(sys.argv[1])) if r.get("type") == "load" and r["errors"]]
+for r in failed:
+    print(f"FAIL: {r['store']} {r['server']} ({r['query']}): {r['errors']} errors "
+          f"(non-2xx {r['non_2xx']}, timeouts {r['timeouts']}, connect {r['connect_errors']}, "
+          f"read {r['read_errors']}, write {r['write_errors']})", file=sys.stderr)
+sys.exit(1 if failed else 0)
+EOF
+echo "PASS: every answer checked, no failed request; results in $run" >&2
