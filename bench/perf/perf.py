@@ -254,8 +254,8 @@ def sample(args):
     )
 
     # Date ranges over the years the incidents span (from the oldest and newest dates known
-    # to a year or better; open intervals and decades say little): each year, and a
-    # quarter of it.
+    # to a year or better; open intervals and decades say little): one per year, the whole
+    # year or its second quarter in turn.
     def years(nodes, bound):
         found = []
         for node in nodes:
@@ -270,8 +270,10 @@ def sample(args):
         low = high = 2012
     ranges = []
     for y in range(low, high + 1):
-        ranges.append({"from": f"{y:04d}", "to": f"{y:04d}"})
-        ranges.append({"from": f"{y:04d}-04", "to": f"{y:04d}-06"})
+        if y % 2:
+            ranges.append({"from": f"{y:04d}-04", "to": f"{y:04d}-06"})
+        else:
+            ranges.append({"from": f"{y:04d}", "to": f"{y:04d}"})
     shuffle.shuffle(ranges)
 
     texts_of = {}
@@ -366,6 +368,8 @@ def check(args):
                 for item in captured:
                     out.write(json.dumps(item) + "\n")
             ceiling.extend(captured)
+            if letter == "c" and captured and args.results:
+                append(args.results, {"type": "shape", "store": args.store, **page_shape(captured[0]["response"])})
         print(
             f"  {args.server:<13} {QUERY_NAMES[letter]:<16} {len(bodies):>4} bodies, "
             f"{total_bytes / max(len(bodies), 1):>9,.0f} bytes an answer: "
@@ -379,6 +383,15 @@ def check(args):
                 out.write(json.dumps(item) + "\n")
     if problems:
         raise Failure("wrong answers:\n    " + "\n    ".join(problems))
+
+
+def page_shape(answer):
+    """How many records each level of query (c)'s answer holds (at most 10, 100, 1,000)."""
+    country = json.loads(answer)["data"]["country"] or {}
+    agreements = country.get("agreements", {}).get("nodes", [])
+    facilities = [f for a in agreements for f in a["facilities"]["nodes"]]
+    incidents = [i for f in facilities for i in f["incidents"]["nodes"]]
+    return {"agreements": len(agreements), "facilities": len(facilities), "incidents": len(incidents)}
 
 
 def judge(letter, status, answer):
@@ -452,18 +465,47 @@ def run_wrk(args, seconds, log):
     return json.loads(lines[-1])
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drain(pid, limit):
+    """Waits (at most `limit` s) until the server uses at most a tenth of a CPU over 0.1 s:
+    requests wrk gave up on may still be running (a resolver that does not yield cannot
+    be cancelled), and must not eat into the next case. Returns the seconds waited."""
+    started = time.monotonic()
+    before = cpu_seconds(pid)
+    while time.monotonic() - started < limit:
+        time.sleep(0.1)
+        if not alive(pid):
+            raise Failure(f"the server (pid {pid}) died")
+        after = cpu_seconds(pid)
+        # One clock tick (usually 10 ms) or less.
+        if after - before <= 1.01 / os.sysconf("SC_CLK_TCK"):
+            break
+        before = after
+    return time.monotonic() - started
+
+
 def load(args):
     if not alive(args.pid):
         raise Failure(f"the server (pid {args.pid}) is not running")
     with open(args.bodies) as lines:
         bodies = sum(1 for line in lines if line.strip())
     with open(args.log, "a") as log:
+        drain(args.pid, args.drain_limit)
         if args.warmup > 0:
             run_wrk(args, args.warmup, log)
+            drain(args.pid, args.drain_limit)
         result = run_wrk(args, args.duration, log)
     if not alive(args.pid):
         raise Failure(f"the server (pid {args.pid}) died under load")
     rss, hwm = memory_kib(args.pid)
+    # After the RSS reading, which should be of the server under load.
+    busy_after = drain(args.pid, args.drain_limit)
     seconds = result["duration_us"] / 1e6
     errors = sum(
         result[key] for key in ("connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts")
@@ -479,6 +521,7 @@ def load(args):
         "rss_kib": rss,
         "hwm_kib": hwm,
         "bytes_per_answer": result["bytes"] / result["requests"] if result["requests"] else 0,
+        "busy_after_s": round(busy_after, 1),
         **result,
     }
     append(args.results, record)
@@ -486,6 +529,7 @@ def load(args):
         f"  {args.server:<13} {QUERY_NAMES[args.query]:<16} {record['rps']:>9,.0f} req/s  "
         f"p50 {result['p50_us'] / 1000:>7.2f} ms  p99 {result['p99_us'] / 1000:>7.2f} ms  "
         f"RSS {rss / 1024:>6.1f} MiB  errors {errors}"
+        + (f"  (busy {busy_after:.0f} s after wrk stopped)" if busy_after >= 1 else "")
     )
 
 
@@ -619,6 +663,12 @@ def report(args):
                     f"({logical['entries']:,} entries)"
                 )
             store_lines.append(line)
+        shape = one("shape", name)
+        if shape:
+            store_lines.append(
+                f"(c)'s answer holds {shape['agreements']} agreements, {shape['facilities']} facilities "
+                f"and {shape['incidents']} incidents (full pages: 10, 100, 1,000)"
+            )
         reopen = one("reopen", name)
         if reopen:
             store_lines.append(
@@ -650,6 +700,14 @@ def report(args):
                         f"{row['bytes_per_answer']:,.0f}", str(row["bodies"]),
                     ])
             emit_table(text, markdown, header, table)
+            busy = [r for r in rows if r.get("busy_after_s", 0) >= 1]
+            if busy:
+                line = "still busy after wrk stopped (requests wrk gave up on), waited before the next case: " + ", ".join(
+                    f"{r['server']} {QUERY_NAMES[r['query']]} {r['busy_after_s']:.0f} s" for r in busy
+                )
+                text.append(line)
+                markdown.append("")
+                markdown.append(line)
             ratio_rows = []
             for letter in QUERIES:
                 get = lambda server: next((r for r in rows if r["query"] == letter and r["server"] == server), None)
@@ -684,18 +742,25 @@ def report(args):
     for store in synthetic:
         row = next((r for r in loads(store["store"]) if r["query"] == "c" and r["server"] == "real"), None)
         nocache = next((r for r in loads(store["store"]) if r["query"] == "c" and r["server"] == "real-nocache"), None)
+        shape = one("shape", store["store"])
         scale_rows.append([
             f"{store['incidents']:,}",
             f"{row['p50_us'] / 1000:.2f}" if row else "-",
             f"{row['p99_us'] / 1000:.2f}" if row else "-",
             f"{nocache['p50_us'] / 1000:.2f}" if nocache else "-",
             f"{nocache['p99_us'] / 1000:.2f}" if nocache else "-",
+            f"1+{shape['agreements']}+{shape['facilities']}+{shape['incidents']}" if shape else "-",
         ])
     if scale_rows:
         text.append("--- (c) nested page by store size ---")
         markdown.append("### Query (c) by store size")
         markdown.append("")
-        emit_table(text, markdown, ["incidents", "cache on p50 ms", "p99 ms", "cache off p50 ms", "p99 ms"], scale_rows)
+        emit_table(
+            text, markdown,
+            ["incidents", ("cache on" if machine.get("cache_flag") else "real") + " p50 ms", "p99 ms",
+             "cache off p50 ms", "p99 ms", "(c) records"],
+            scale_rows,
+        )
         text.append("")
         markdown.append("")
 
@@ -838,6 +903,8 @@ def main():
     command.add_argument("--reference", required=True)
     command.add_argument("--server", required=True)
     command.add_argument("--capture", action="store_true")
+    command.add_argument("--results", help="with --capture: where to note (c)'s page shape")
+    command.add_argument("--store", help="the store's name, for the note")
 
     command = commands.add_parser("load")
     command.add_argument("--url", required=True)
@@ -849,6 +916,7 @@ def main():
     command.add_argument("--connections", type=int, default=32)
     command.add_argument("--cpu", type=int, default=1)
     command.add_argument("--request-timeout", type=int, default=15)
+    command.add_argument("--drain-limit", type=float, default=120)
     command.add_argument("--results", required=True)
     command.add_argument("--log", required=True)
     command.add_argument("--store", required=True)

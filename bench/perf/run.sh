@@ -279,7 +279,7 @@ run_store() {
     local tree=()
     if [[ -z "$seed_dir" ]]; then tree=(--seed-tree); fi
     perf sample --url "$url" --queries "$root/bench/queries" --out "$bodies" "${tree[@]}"
-    check_answers real --capture
+    check_answers real --capture --results "$results" --store "$name"
     stop_server
     trim_log "$run/logs/$name-import.log"
     local bytes
