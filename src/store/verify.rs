@@ -91,8 +91,9 @@ impl Store {
     }
 
     /// The logical size of the store: how many entries its trees hold (sled's own default
-    /// tree and `meta` included) and the bytes of their keys and values. What the files on
-    /// disk are compared with: the rest is sled's overhead.
+    /// tree and `meta` included) and the bytes of their keys and values, counting each
+    /// entry of a packed tree as if it were stored on its own. What the files on disk
+    /// are compared with: the rest is sled's overhead, less what packing saves.
     pub fn logical_size(&self) -> Result<LogicalSize, StoreError> {
         let mut size = LogicalSize::default();
         for name in self.inner.db.tree_names() {
@@ -101,12 +102,26 @@ impl Store {
                 .inner
                 .db
                 .open_tree(&name)
-                .map_err(|source| sled_error(&tree_name, source))?;
-            for item in tree.iter() {
-                let (key, value) = item.map_err(|source| sled_error(&tree_name, source))?;
-                size.entries += 1;
-                size.key_bytes += key.len() as u64;
-                size.value_bytes += value.len() as u64;
+                .map_err(|source| super::sled_error(&tree_name, source))?;
+            let packed = tree_name.starts_with("records/")
+                || tree_name.starts_with("order/")
+                || tree_name.starts_with("link/")
+                || tree_name == keys::SEARCH_TREE;
+            if packed {
+                for item in all(&tree) {
+                    let (key, value) = item.map_err(|source| packed_error(&tree_name, source))?;
+                    size.entries += 1;
+                    size.key_bytes += key.len() as u64;
+                    size.value_bytes += value.len() as u64;
+                }
+            } else {
+                for item in tree.iter() {
+                    let (key, value) =
+                        item.map_err(|source| super::sled_error(&tree_name, source))?;
+                    size.entries += 1;
+                    size.key_bytes += key.len() as u64;
+                    size.value_bytes += value.len() as u64;
+                }
             }
         }
         Ok(size)
