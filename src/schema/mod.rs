@@ -28,14 +28,17 @@ use async_graphql::{EmptyMutation, EmptySubscription, Error, ErrorExtensions, Sc
 pub use agreement::Agreement;
 pub use country::Country;
 pub use executor::Executor;
-pub use facility::Facility;
-pub use incident::Incident;
+pub use facility::{Facility, FacilityKind};
+pub use incident::{Incident, IncidentKind};
 pub use limits::Limits;
 pub use organization::Organization;
 pub use persisted::PersistedQueries;
 pub use person::Person;
 pub use query::{Node, QueryRoot, SearchResult};
 pub use relay::{global_id, parse_global_id, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use values::{
+    DateFilter, DateMatch, IncidentOrder, IncidentOrderField, OrderDirection, PartialDate,
+};
 
 use crate::store::{List, Record, Store, StoreError};
 use field_errors::FieldErrorNulls;

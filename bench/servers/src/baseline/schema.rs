@@ -9,16 +9,17 @@
 use std::borrow::Cow;
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, InputObject, InputValueError,
-    InputValueResult, Interface, Object, OutputType, Scalar, ScalarType, Schema, TypeName, Union,
-    Value, ID,
+    Context, EmptyMutation, EmptySubscription, Interface, Object, OutputType, Schema, TypeName,
+    Union, ID,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use kyrgyz_relations::model::{self, DateWindow, RecordKind};
+use kyrgyz_relations::model::{self, RecordKind};
 use kyrgyz_relations::schema::limits::QueryGuard;
+// The schema's own scalar, input and enum types: the baseline differs in its resolvers.
 use kyrgyz_relations::schema::{
-    global_id, parse_global_id, Limits, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    global_id, parse_global_id, DateFilter, FacilityKind, IncidentKind, IncidentOrder, Limits,
+    OrderDirection, PartialDate, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 use kyrgyz_relations::store::keys::{posting_suffix, SortKey};
 
@@ -469,119 +470,6 @@ impl PageInfo {
     async fn end_cursor(&self) -> Option<&str> {
         self.end_cursor.as_deref()
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartialDate(model::PartialDate);
-
-#[Scalar(name = "PartialDate")]
-impl ScalarType for PartialDate {
-    fn parse(value: Value) -> InputValueResult<Self> {
-        match &value {
-            Value::String(text) => model::PartialDate::parse(text)
-                .map(PartialDate)
-                .map_err(|error| InputValueError::custom(error.to_string())),
-            _ => Err(InputValueError::expected_type(value)),
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        Value::String(self.0.as_str().to_owned())
-    }
-}
-
-#[derive(InputObject, Clone)]
-pub struct DateFilter {
-    from: Option<PartialDate>,
-    to: Option<PartialDate>,
-    #[graphql(name = "match", default)]
-    matching: DateMatch,
-}
-
-impl DateFilter {
-    fn matches(&self, date: Option<&model::PartialDate>) -> bool {
-        let Some(date) = date else {
-            return false;
-        };
-        let window = DateWindow::between(
-            self.from.as_ref().map(|date| &date.0),
-            self.to.as_ref().map(|date| &date.0),
-        );
-        match self.matching {
-            DateMatch::PossiblyOverlaps => date.possibly_overlaps(&window),
-            DateMatch::CertainlyWithin => date.certainly_within(&window),
-        }
-    }
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DateMatch {
-    #[default]
-    PossiblyOverlaps,
-    CertainlyWithin,
-}
-
-#[derive(InputObject, Clone, Copy, Default)]
-pub struct IncidentOrder {
-    #[graphql(default)]
-    field: IncidentOrderField,
-    #[graphql(default)]
-    direction: OrderDirection,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IncidentOrderField {
-    #[default]
-    Occurred,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OrderDirection {
-    #[default]
-    Asc,
-    Desc,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "model::FacilityKind")]
-pub enum FacilityKind {
-    AirBase,
-    TestRange,
-    CommunicationsStation,
-    SeismicStation,
-    Border,
-    BorderSector,
-    Enclave,
-    BorderGuardPost,
-    Office,
-    Academy,
-    HydropowerProject,
-    GasStorage,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "model::IncidentKind")]
-pub enum IncidentKind {
-    BorderClash,
-    ArmedIncursion,
-    EthnicViolence,
-    Riot,
-    Unrest,
-    SupplyCutoff,
-    Dispute,
-    Statement,
-    Proposal,
-    Deployment,
-    Withdrawal,
-    MilitaryExercise,
-    Workshop,
-    OfficialVisit,
-    LegislativeAction,
-    PolicyDecision,
-    RequestDeclined,
-    CorruptionAllegation,
-    Asylum,
-    Extradition,
 }
 
 fn bad_input(message: &str) -> async_graphql::Error {
