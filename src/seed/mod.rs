@@ -156,14 +156,14 @@ impl SeedSource {
         let mut hasher = Sha256::new();
         for (index, name) in FILES.iter().enumerate() {
             let opened = self.open(index);
-            let reader = Hashing::start(&mut hasher, name, &opened);
+            hash_header(&mut hasher, name, &opened);
             if let Ok((file, _)) = opened {
-                let mut reader = reader.over(file);
                 // A file that fails half-way hashes as far as it was read: it differs
                 // from the whole file, which is all an identity needs.
-                let _ = std::io::copy(&mut reader, &mut std::io::sink());
-            } else {
-                reader.finish();
+                let _ = std::io::copy(
+                    &mut HashingReader::new(&mut hasher, file),
+                    &mut std::io::sink(),
+                );
             }
         }
         hex(&hasher.finalize())
@@ -258,16 +258,15 @@ impl SeedSource {
     {
         let file = FILES[index];
         let opened = self.open(index);
-        let hashing = Hashing::start(hasher, file, &opened);
+        hash_header(hasher, file, &opened);
         let (reader, expected_len) = match opened {
             Ok(opened) => opened,
             Err(message) => {
-                hashing.finish();
                 checks.file_problem(index, message, None);
                 return;
             }
         };
-        let mut reader = hashing.over(reader);
+        let mut reader = HashingReader::new(hasher, reader);
         let mark = checks.mark();
         let mut seen: HashSet<Box<str>> = HashSet::new();
         let mut position = 0;
@@ -473,30 +472,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Feeds the seed hash: a file's name, then its length and contents when it can be read.
-struct Hashing<'h> {
-    hasher: &'h mut Sha256,
-}
-
-impl<'h> Hashing<'h> {
-    fn start<T>(hasher: &'h mut Sha256, name: &str, opened: &Result<(T, u64), String>) -> Self {
-        hasher.update(name.as_bytes());
-        hasher.update([0]);
-        if let Ok((_, len)) = opened {
-            hasher.update(len.to_be_bytes());
-        }
-        Hashing { hasher }
+/// Feeds the seed hash a file's name, and its length when it can be read; its contents
+/// follow through a `HashingReader`.
+fn hash_header<T>(hasher: &mut Sha256, name: &str, opened: &Result<(T, u64), String>) {
+    hasher.update(name.as_bytes());
+    hasher.update([0]);
+    if let Ok((_, len)) = opened {
+        hasher.update(len.to_be_bytes());
     }
-
-    fn over<R: Read>(self, inner: R) -> HashingReader<'h, R> {
-        HashingReader {
-            hasher: self.hasher,
-            inner,
-            read: 0,
-        }
-    }
-
-    fn finish(self) {}
 }
 
 /// Hashes the bytes it reads.
@@ -504,6 +487,16 @@ struct HashingReader<'h, R> {
     hasher: &'h mut Sha256,
     inner: R,
     read: u64,
+}
+
+impl<'h, R> HashingReader<'h, R> {
+    fn new(hasher: &'h mut Sha256, inner: R) -> Self {
+        HashingReader {
+            hasher,
+            inner,
+            read: 0,
+        }
+    }
 }
 
 impl<R: Read> Read for HashingReader<'_, R> {
@@ -768,16 +761,8 @@ impl Checks {
     }
 }
 
-impl Problem {
-    /// serde_json appends " at line L column C" to syntax errors; the position is
-    /// reported in its own field instead.
-    #[cfg(test)]
-    fn without_position_suffix(mut self) -> Problem {
-        self.message = without_position(self.message);
-        self
-    }
-}
-
+/// serde_json appends " at line L column C" to syntax errors; the position is reported
+/// in its own field instead.
 fn without_position(mut message: String) -> String {
     if let Some(cut) = message.rfind(" at line ") {
         message.truncate(cut);
@@ -1033,13 +1018,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_their_position_apart() {
-        let problem = Problem {
-            file: FILES[0].to_owned(),
-            record: None,
-            line_column: Some((3, 4)),
-            message: "expected value at line 3 column 4".to_owned(),
-        }
-        .without_position_suffix();
-        assert_eq!(problem.message, "expected value");
+        let message = without_position("expected value at line 3 column 4".to_owned());
+        assert_eq!(message, "expected value");
     }
 }

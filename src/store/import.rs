@@ -215,14 +215,24 @@ fn kind_index(kind: RecordKind) -> usize {
         .unwrap_or_default()
 }
 
-/// A record's relationships, as the forward links the seed states.
+/// A record's relationships, as the forward links the seed states, and what else the
+/// import indexes beside its sort key and search words.
 pub trait Linked {
     fn links(&self) -> Vec<(Link, &str)>;
+
+    /// The ISO code of a country, for `country-codes`; other records have none.
+    fn country_code(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl Linked for Country {
     fn links(&self) -> Vec<(Link, &str)> {
         Vec::new()
+    }
+
+    fn country_code(&self) -> Option<&str> {
+        Some(&self.code)
     }
 }
 
@@ -295,24 +305,6 @@ impl Linked for Incident {
     }
 }
 
-/// Hints the country code of a country record; other records have none.
-pub trait CountryCode {
-    fn country_code(&self) -> Option<&str> {
-        None
-    }
-}
-
-impl CountryCode for Country {
-    fn country_code(&self) -> Option<&str> {
-        Some(&self.code)
-    }
-}
-impl CountryCode for Organization {}
-impl CountryCode for Person {}
-impl CountryCode for Agreement {}
-impl CountryCode for Facility {}
-impl CountryCode for Incident {}
-
 /// An import in progress; see the module documentation.
 pub struct Importer<'s> {
     store: &'s Store,
@@ -337,7 +329,7 @@ pub struct Importer<'s> {
 
 impl Importer<'_> {
     /// Takes in one record. Its references may name records that come later.
-    pub fn add<R: Record + Linked + CountryCode>(&mut self, record: &R) {
+    pub fn add<R: Record + Linked>(&mut self, record: &R) {
         if self.error.is_some() {
             return;
         }
@@ -346,7 +338,7 @@ impl Importer<'_> {
         }
     }
 
-    fn try_add<R: Record + Linked + CountryCode>(&mut self, record: &R) -> Result<(), StoreError> {
+    fn try_add<R: Record + Linked>(&mut self, record: &R) -> Result<(), StoreError> {
         let kind = kind_index(R::KIND);
         let value = codec::encode(record).map_err(|source| StoreError::Encode {
             tree: keys::record_tree(R::KIND).to_owned(),
