@@ -51,16 +51,16 @@ fn bench_record<R: Record>(criterion: &mut Criterion, record: R) {
 }
 
 /// The record of kind `R` with the longest encoding in the store.
-fn largest<R: Record>(store: &Store) -> R {
+fn largest<R: Record + Clone>(store: &Store) -> R {
     store
         .scan(&List::All(R::KIND), KeyRange::ALL, false)
         .map(|entry| {
             let entry = entry.expect("scan the seed store");
-            let record: R = store.get_listed(&entry).expect("read a seed record");
-            let size = codec::encode(&record).expect("encode a seed record").len();
+            let record: std::sync::Arc<R> = store.get_listed(&entry).expect("read a seed record");
+            let size = codec::encode(&*record).expect("encode a seed record").len();
             (size, record)
         })
         .max_by_key(|(size, _)| *size)
-        .map(|(_, record)| record)
+        .map(|(_, record)| std::sync::Arc::unwrap_or_clone(record))
         .unwrap_or_else(|| panic!("the seed holds no {}", R::KIND.type_name()))
 }

@@ -128,7 +128,7 @@ fn scan_all(criterion: &mut Criterion, fixtures: &[Fixture]) {
 fn country_by_code(criterion: &mut Criterion, fixtures: &[Fixture]) {
     let mut group = criterion.benchmark_group("store/country-by-code");
     for fixture in fixtures {
-        let code = busiest_country(&fixture.store).code;
+        let code = busiest_country(&fixture.store).code.clone();
         let code = code.as_str();
         group.bench_function(fixture.name, |bencher| {
             bencher.iter(|| {
@@ -144,7 +144,7 @@ fn country_by_code(criterion: &mut Criterion, fixtures: &[Fixture]) {
 }
 
 /// The country linked to the most incidents: the heaviest nested page.
-fn busiest_country(store: &Store) -> Country {
+fn busiest_country(store: &Store) -> std::sync::Arc<Country> {
     let mut busiest: Option<(u64, String)> = None;
     for entry in store.scan(&List::All(RecordKind::Country), KeyRange::ALL, false) {
         let id = entry.expect("scan the countries").id;

@@ -19,6 +19,8 @@ pub struct Options {
     pub reseed: bool,
     /// sled's page cache size, in bytes.
     pub cache_bytes: u64,
+    /// The bound on decoded records and short lists held between reads, in bytes.
+    pub read_cache_bytes: usize,
 }
 
 impl Options {
@@ -29,6 +31,7 @@ impl Options {
             seed_dir: None,
             reseed: false,
             cache_bytes: store::DEFAULT_CACHE_BYTES,
+            read_cache_bytes: store::DEFAULT_READ_CACHE_BYTES,
         }
     }
 }
@@ -91,7 +94,7 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
         source: source.into(),
     })?;
     let manifest = Manifest::read(dir)?;
-    let store = Store::open(dir, options.cache_bytes)?;
+    let store = Store::open_with_read_cache(dir, options.cache_bytes, options.read_cache_bytes)?;
     let damaged = |reason: String| {
         AppError::Store(StoreError::Damaged {
             path: dir.clone(),

@@ -9,6 +9,7 @@
 //! - `graphiql`: the GraphiQL page and the files it loads, embedded by `build.rs`.
 //! - `http`: the axum router: `/graphql`, GraphiQL, probes, `/metrics`; graceful shutdown.
 //! - `metrics`: Prometheus counters and histogram in atomics, rendered for `/metrics`.
+//! - `lru`: the byte-bounded least-recently-used map behind every cache.
 //! - `generate`: synthetic seeds of any size, for benchmarks and scale tests.
 //! - `app`: opens or seeds the store and assembles the server, for `main` and the tests.
 
@@ -16,6 +17,7 @@ pub mod app;
 pub mod generate;
 pub mod graphiql;
 pub mod http;
+mod lru;
 pub mod metrics;
 pub mod model;
 pub mod schema;

@@ -101,6 +101,11 @@ struct ServeArgs {
     /// sled's page cache size, in MiB.
     #[arg(long, env = "KYRGYZ_RELATIONS_CACHE_MIB", default_value_t = store::DEFAULT_CACHE_BYTES / (1024 * 1024))]
     cache_mib: u64,
+    /// Memory for decoded records and short lists kept between queries, in MiB; least
+    /// recently used first out, and never served once the store has changed. 0 turns it
+    /// off: every read goes to sled and is decoded.
+    #[arg(long, env = "KYRGYZ_RELATIONS_READ_CACHE_MIB", default_value_t = store::DEFAULT_READ_CACHE_BYTES / (1024 * 1024))]
+    read_cache_mib: usize,
     /// Largest request body accepted, in KiB.
     #[arg(long, env = "KYRGYZ_RELATIONS_MAX_BODY_KIB", default_value_t = http::HttpLimits::default().max_body_bytes / 1024)]
     max_body_kib: usize,
@@ -340,6 +345,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         seed_dir: args.seed_dir.clone(),
         reseed: args.reseed,
         cache_bytes: args.cache_mib.saturating_mul(1024 * 1024),
+        read_cache_bytes: args.read_cache_mib.saturating_mul(1024 * 1024),
     };
     let opened = app::open_store(&options)?;
     match opened.imported {

@@ -56,6 +56,15 @@ pub struct ResponseCacheSize {
     pub bytes: u64,
 }
 
+/// What the store's read cache holds, and its lookups so far, when `/metrics` is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCacheSize {
+    pub entries: u64,
+    pub bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
 /// The server's metrics. One per router; `http` shares it between the request middleware
 /// and the `/metrics` handler.
 pub struct Metrics {
@@ -173,17 +182,22 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Every metric in the text exposition format, with what the response cache holds
-    /// now. Series that never counted anything are left out, except the persisted query
-    /// and response cache series.
-    pub fn render(&self, response_cache: ResponseCacheSize) -> String {
+    /// Every metric in the text exposition format, with what the response cache and the
+    /// store's read cache hold now. Series that never counted anything are left out,
+    /// except the persisted query and cache series.
+    pub fn render(&self, response_cache: ResponseCacheSize, read_cache: ReadCacheSize) -> String {
         let mut out = String::new();
-        self.render_into(&mut out, response_cache)
+        self.render_into(&mut out, response_cache, read_cache)
             .expect("writing to a String cannot fail");
         out
     }
 
-    fn render_into(&self, out: &mut String, response_cache: ResponseCacheSize) -> std::fmt::Result {
+    fn render_into(
+        &self,
+        out: &mut String,
+        response_cache: ResponseCacheSize,
+        read_cache: ReadCacheSize,
+    ) -> std::fmt::Result {
         const REQUESTS: &str = "kyrgyz_relations_http_requests_total";
         writeln!(
             out,
@@ -288,6 +302,30 @@ impl Metrics {
                 "Bytes the response cache holds: keys, answers and a per-entry overhead.",
                 response_cache.bytes,
             ),
+            (
+                "kyrgyz_relations_read_cache_hits_total",
+                "counter",
+                "Record and list reads answered from the store's read cache.",
+                read_cache.hits,
+            ),
+            (
+                "kyrgyz_relations_read_cache_misses_total",
+                "counter",
+                "Record and list reads that went to sled (and were then cached).",
+                read_cache.misses,
+            ),
+            (
+                "kyrgyz_relations_read_cache_entries",
+                "gauge",
+                "Decoded records and short lists the read cache holds.",
+                read_cache.entries,
+            ),
+            (
+                "kyrgyz_relations_read_cache_bytes",
+                "gauge",
+                "Estimated bytes the read cache holds (bound: --read-cache-mib).",
+                read_cache.bytes,
+            ),
         ] {
             writeln!(out, "# HELP {name} {help}")?;
             writeln!(out, "# TYPE {name} {kind}")?;
@@ -313,7 +351,7 @@ mod tests {
         metrics.record_request(Some("/graphql"), 400, Duration::from_millis(30));
         metrics.record_request(Some("/wp-admin"), 404, Duration::from_secs(11));
         metrics.record_request(None, 404, Duration::from_millis(1));
-        let text = metrics.render(ResponseCacheSize::default());
+        let text = metrics.render(ResponseCacheSize::default(), ReadCacheSize::default());
         let requests = "kyrgyz_relations_http_requests_total";
         assert_eq!(
             line(
@@ -369,7 +407,7 @@ mod tests {
         metrics.record_graphql_error(Some("made up by someone"));
         metrics.record_graphql_error(None);
         metrics.record_persisted_query(PersistedQuery::Miss);
-        let text = metrics.render(ResponseCacheSize::default());
+        let text = metrics.render(ResponseCacheSize::default(), ReadCacheSize::default());
         let errors = "kyrgyz_relations_graphql_errors_total";
         assert!(text.contains(&format!("{errors}{{code=\"BAD_USER_INPUT\"}} 2\n")));
         assert!(text.contains(&format!("{errors}{{code=\"other\"}} 1\n")));
@@ -381,7 +419,7 @@ mod tests {
     #[test]
     fn response_cache_lookups_and_size_are_rendered_even_when_zero() {
         let metrics = Metrics::new(&[], &[]);
-        let text = metrics.render(ResponseCacheSize::default());
+        let text = metrics.render(ResponseCacheSize::default(), ReadCacheSize::default());
         for line in [
             "kyrgyz_relations_response_cache_hits_total 0\n",
             "kyrgyz_relations_response_cache_misses_total 0\n",
@@ -394,15 +432,27 @@ mod tests {
         metrics.record_response_cache(ResponseCacheLookup::Hit);
         metrics.record_response_cache(ResponseCacheLookup::Hit);
         metrics.record_response_cache(ResponseCacheLookup::Miss);
-        let text = metrics.render(ResponseCacheSize {
-            entries: 3,
-            bytes: 4096,
-        });
+        let text = metrics.render(
+            ResponseCacheSize {
+                entries: 3,
+                bytes: 4096,
+            },
+            ReadCacheSize {
+                entries: 5,
+                bytes: 8192,
+                hits: 7,
+                misses: 11,
+            },
+        );
         for line in [
             "kyrgyz_relations_response_cache_hits_total 2\n",
             "kyrgyz_relations_response_cache_misses_total 1\n",
             "kyrgyz_relations_response_cache_entries 3\n",
             "kyrgyz_relations_response_cache_bytes 4096\n",
+            "kyrgyz_relations_read_cache_hits_total 7\n",
+            "kyrgyz_relations_read_cache_misses_total 11\n",
+            "kyrgyz_relations_read_cache_entries 5\n",
+            "kyrgyz_relations_read_cache_bytes 8192\n",
         ] {
             assert!(text.contains(line), "{line}:\n{text}");
         }

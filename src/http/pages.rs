@@ -106,9 +106,16 @@ pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {
         entries: u64::try_from(usage.entries).unwrap_or(u64::MAX),
         bytes: u64::try_from(usage.bytes).unwrap_or(u64::MAX),
     };
+    let usage = state.store.read_cache_usage();
+    let read_cache = metrics::ReadCacheSize {
+        entries: u64::try_from(usage.entries).unwrap_or(u64::MAX),
+        bytes: u64::try_from(usage.bytes).unwrap_or(u64::MAX),
+        hits: usage.hits,
+        misses: usage.misses,
+    };
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        state.metrics.render(response_cache),
+        state.metrics.render(response_cache, read_cache),
     )
         .into_response()
 }

@@ -1,5 +1,7 @@
 //! `Agreement`: treaties, leases, deals and commissions, with their life cycle.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, Object, ID};
 
 use super::country::Country;
@@ -15,7 +17,7 @@ use crate::model::{self, DateWindow, RecordKind};
 use crate::store::{Link, List, Store};
 
 #[derive(Clone)]
-pub struct Agreement(pub model::Agreement);
+pub struct Agreement(pub Arc<model::Agreement>);
 
 /// What an agreement is about.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

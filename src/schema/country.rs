@@ -1,5 +1,7 @@
 //! `Country`: a state in the knowledge base, and the lists that start from it.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, ID};
 
 use super::agreement::{agreement_filter, Agreement, AgreementKind};
@@ -17,7 +19,7 @@ use crate::model::{self, RecordKind};
 use crate::store::{Link, List};
 
 #[derive(Clone)]
-pub struct Country(pub model::Country);
+pub struct Country(pub Arc<model::Country>);
 
 /// A country: Kyrgyzstan, its neighbours, and the other states the source names.
 #[Object]
@@ -191,7 +193,7 @@ impl Country {
         let country = self.0.id.clone();
         let scan = relay::list_scan(store, &list);
         let load = |entry: &_| {
-            let organization: model::Organization = store.get_listed(entry)?;
+            let organization: Arc<model::Organization> = store.get_listed(entry)?;
             Ok(Membership::of(organization, &country))
         };
         let count = {

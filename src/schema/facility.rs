@@ -1,5 +1,7 @@
 //! `Facility`: bases, ranges, stations, borders and their sectors, enclaves, offices.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, Object, Union, ID};
 
 use super::agreement::{agreement_filter, Agreement, AgreementKind};
@@ -16,7 +18,7 @@ use crate::model::{self, Actor, RecordKind};
 use crate::store::{Link, List, Store};
 
 #[derive(Clone)]
-pub struct Facility(pub model::Facility);
+pub struct Facility(pub Arc<model::Facility>);
 
 /// What kind of place a facility is.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! `Incident`: border clashes, riots, supply cut-offs, disputes, and other dated events.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, Object, ID};
 
 use super::agreement::Agreement;
@@ -17,7 +19,7 @@ use crate::model::{self, RecordKind};
 use crate::store::{Link, List, Store};
 
 #[derive(Clone)]
-pub struct Incident(pub model::Incident);
+pub struct Incident(pub Arc<model::Incident>);
 
 /// What kind of incident or event.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,6 @@ mod facility;
 mod field_errors;
 mod incident;
 pub mod limits;
-mod lru;
 pub mod normalize;
 mod organization;
 pub mod persisted;
@@ -103,7 +102,7 @@ fn list_page<R, N>(
     store: &Store,
     list: List,
     args: &PageArgs,
-    wrap: fn(R) -> N,
+    wrap: fn(Arc<R>) -> N,
     filter: Filter<R>,
 ) -> Result<Connection<N>>
 where
@@ -120,7 +119,7 @@ fn list_page_dated<R, N>(
     store: &Store,
     list: List,
     args: &PageArgs,
-    wrap: fn(R) -> N,
+    wrap: fn(Arc<R>) -> N,
     filter: Filter<R>,
     window: Option<crate::model::DateWindow>,
 ) -> Result<Connection<N>>
@@ -150,7 +149,7 @@ where
         )
     };
     let load = |entry: &_| {
-        let record: R = store.get_listed(entry)?;
+        let record: Arc<R> = store.get_listed(entry)?;
         Ok(match &filter {
             Some(keep) if !keep(&record) => None,
             _ => Some(wrap(record)),
@@ -172,7 +171,7 @@ where
                     if !may_match(&entry.key) {
                         continue;
                     }
-                    let record: R = store.get_listed(&entry).map_err(internal)?;
+                    let record: Arc<R> = store.get_listed(&entry).map_err(internal)?;
                     count += u64::from(keep(&record));
                 }
                 Ok(count)
@@ -185,7 +184,7 @@ where
 /// Looks up a country by its ISO code for a filter argument; an unknown code is a user error.
 fn country_id_by_code(store: &Store, code: &str, argument: &str) -> Result<String> {
     match store.country_by_code(code).map_err(internal)? {
-        Some(country) => Ok(country.id),
+        Some(country) => Ok(country.id.clone()),
         None => Err(bad_input(format!(
             "`{argument}`: no country has the ISO 3166-1 alpha-2 code `{code}`"
         ))),

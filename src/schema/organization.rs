@@ -1,5 +1,7 @@
 //! `Organization` and `Membership`: unions, alliances, agencies, NGOs, and who belongs.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, Object, ID};
 
 use super::country::Country;
@@ -16,7 +18,7 @@ use crate::model::{self, RecordKind};
 use crate::store::{Link, List};
 
 #[derive(Clone)]
-pub struct Organization(pub model::Organization);
+pub struct Organization(pub Arc<model::Organization>);
 
 /// What kind of organization.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +58,13 @@ pub enum MemberRole {
 
 #[derive(Clone)]
 pub struct Membership {
-    organization: model::Organization,
+    organization: Arc<model::Organization>,
     membership: model::Membership,
 }
 
 impl Membership {
     /// The membership of `country` in `organization`, if it has one.
-    pub fn of(organization: model::Organization, country: &str) -> Option<Membership> {
+    pub fn of(organization: Arc<model::Organization>, country: &str) -> Option<Membership> {
         let membership = organization
             .members
             .iter()

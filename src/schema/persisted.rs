@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use async_graphql::Value;
 use sha2::{Digest, Sha256};
 
-use super::lru::Lru;
+use crate::lru::Lru;
 
 /// The error message Apollo clients look for before retrying with the query.
 pub const NOT_FOUND_MESSAGE: &str = "PersistedQueryNotFound";

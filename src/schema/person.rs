@@ -1,5 +1,7 @@
 //! `Person` and `Role`: presidents, ministers, commanders, and who they acted for.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, ID};
 
 use super::country::Country;
@@ -14,7 +16,7 @@ use crate::model::{self, RecordKind};
 use crate::store::{Link, List};
 
 #[derive(Clone)]
-pub struct Person(pub model::Person);
+pub struct Person(pub Arc<model::Person>);
 
 pub struct Role(model::Role);
 

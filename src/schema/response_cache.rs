@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use async_graphql::{Name, Value};
 use bytes::Bytes;
 
-use super::lru::Lru;
 use super::normalize::{normalize, Unnormalizable};
+use crate::lru::Lru;
 
 /// The default bound: a few thousand typical answers, or a few hundred of the large
 /// nested ones; small beside sled's page cache.

@@ -4,6 +4,7 @@
 //! direction, search postings and list counts. Knows nothing of the seed's JSON, GraphQL
 //! or HTTP; only `codec` names bincode.
 
+mod cache;
 pub mod codec;
 mod import;
 pub mod keys;
@@ -22,11 +23,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::model::{Agreement, Country, Facility, Incident, Organization, Person, RecordKind};
+pub use cache::ReadCacheUsage;
+use cache::{Cached, ReadCache};
 pub use codec::CodecError;
 pub use import::{ImportSummary, Importer};
 pub use keys::Link;
 use keys::SortKey;
 pub use manifest::Manifest;
+use packed::MAX_CHUNK_ENTRIES;
 use search::Searchable;
 pub use verify::LogicalSize;
 
@@ -38,6 +42,9 @@ pub const FORMAT_VERSION: u32 = 2;
 
 /// The default size of sled's page cache. sled's own default (1 GiB) dwarfs this dataset.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The default bound on decoded records and short lists held between reads (`cache`).
+pub const DEFAULT_READ_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -83,7 +90,9 @@ pub enum StoreError {
 }
 
 /// A kind of record the store holds.
-pub trait Record: Serialize + DeserializeOwned + SortKey + Searchable {
+pub trait Record:
+    Serialize + DeserializeOwned + SortKey + Searchable + Send + Sync + 'static
+{
     const KIND: RecordKind;
     fn id(&self) -> &str;
 }
@@ -172,6 +181,73 @@ impl<'a> KeyRange<'a> {
     }
 }
 
+/// The entries of a list that `Store::scan` yields, in the order asked for.
+pub enum Scan<'a> {
+    /// From a list held in the read cache: `entries[next..end]`.
+    Held {
+        entries: Arc<[Entry]>,
+        next: usize,
+        end: usize,
+        reverse: bool,
+    },
+    /// Read from sled as the iterator is pulled.
+    Stored(Box<dyn Iterator<Item = Result<Entry, StoreError>> + 'a>),
+    /// The list could not be read: yields this error, then ends.
+    Failed(Option<StoreError>),
+}
+
+impl Scan<'_> {
+    /// The entries of a held list within `range`.
+    fn held(entries: Arc<[Entry]>, range: KeyRange<'_>, reverse: bool) -> Scan<'static> {
+        let position = |bound: Bound<&[u8]>, at_end: bool| match bound {
+            Bound::Included(key) if at_end => entries.partition_point(|entry| *entry.key <= *key),
+            Bound::Excluded(key) if !at_end => entries.partition_point(|entry| *entry.key <= *key),
+            Bound::Included(key) | Bound::Excluded(key) => {
+                entries.partition_point(|entry| *entry.key < *key)
+            }
+            Bound::Unbounded if at_end => entries.len(),
+            Bound::Unbounded => 0,
+        };
+        let next = position(range.lower, false);
+        let end = position(range.upper, true).max(next);
+        Scan::Held {
+            entries,
+            next,
+            end,
+            reverse,
+        }
+    }
+}
+
+impl Iterator for Scan<'_> {
+    type Item = Result<Entry, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Scan::Held {
+                entries,
+                next,
+                end,
+                reverse,
+            } => {
+                if next >= end {
+                    return None;
+                }
+                let at = if *reverse {
+                    *end -= 1;
+                    *end
+                } else {
+                    *next += 1;
+                    *next - 1
+                };
+                Some(Ok(entries[at].clone()))
+            }
+            Scan::Stored(entries) => entries.next(),
+            Scan::Failed(error) => error.take().map(Err),
+        }
+    }
+}
+
 /// A write in progress: bumps the store's generation when it begins and when it ends.
 struct Changing<'a>(&'a Store);
 
@@ -199,6 +275,8 @@ struct Inner {
     search: sled::Tree,
     /// Bumped before and after every write to the store; see `Store::generation`.
     generation: AtomicU64,
+    /// Decoded records and short lists, valid for the generation they were read under.
+    cache: ReadCache,
 }
 
 const META_FORMAT: &[u8] = b"format";
@@ -208,10 +286,21 @@ const META_INDEX_ENTRIES: &[u8] = b"index-entries";
 const META_SEED_FINGERPRINT: &[u8] = b"seed-fingerprint";
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`. Fails clearly if another process
-    /// has it open.
-    #[tracing::instrument]
+    /// Opens (creating if needed) the store in `dir`, with sled's page cache of
+    /// `cache_bytes` and the default read cache. Fails clearly if another process has it
+    /// open.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        Store::open_with_read_cache(dir, cache_bytes, DEFAULT_READ_CACHE_BYTES)
+    }
+
+    /// `open`, holding at most about `read_cache_bytes` of decoded records and short
+    /// lists between reads (0: none; every read goes to sled and is decoded).
+    #[tracing::instrument]
+    pub fn open_with_read_cache(
+        dir: &Path,
+        cache_bytes: u64,
+        read_cache_bytes: usize,
+    ) -> Result<Store, StoreError> {
         let db = open_catching_panics(dir, cache_bytes)?.map_err(|source| match &source {
             sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
                 StoreError::Locked {
@@ -250,6 +339,7 @@ impl Store {
             path: dir.to_owned(),
             db,
             generation: AtomicU64::new(0),
+            cache: ReadCache::new(read_cache_bytes),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -267,6 +357,11 @@ impl Store {
     /// under, read before and after computing it, is still current.
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// What the read cache holds and how often it answered.
+    pub fn read_cache_usage(&self) -> ReadCacheUsage {
+        self.inner.cache.usage()
     }
 
     /// Marks the store as changing until the guard is dropped, however the write ends
@@ -300,26 +395,38 @@ impl Store {
         })
     }
 
-    /// The record of kind `R` with this id, if any.
-    pub fn get<R: Record>(&self, id: &str) -> Result<Option<R>, StoreError> {
+    /// The record of kind `R` with this id, if any: from the read cache, else read and
+    /// decoded (and then cached).
+    pub fn get<R: Record>(&self, id: &str) -> Result<Option<Arc<R>>, StoreError> {
         let tree_name = keys::record_tree(R::KIND);
+        let generation = self.generation();
+        let key = cache::record_key(tree_name, id);
+        if let Some(Cached::Record(record)) = self.inner.cache.get(&key, generation) {
+            if let Ok(record) = record.downcast::<R>() {
+                return Ok(Some(record));
+            }
+        }
         let tree = &self.inner.records[&R::KIND];
         let Some(bytes) =
             packed::get(tree, id.as_bytes()).map_err(|source| packed_error(tree_name, source))?
         else {
             return Ok(None);
         };
-        codec::decode(&bytes)
-            .map(Some)
-            .map_err(|source| StoreError::Corrupt {
+        let record: Arc<R> =
+            Arc::new(codec::decode(&bytes).map_err(|source| StoreError::Corrupt {
                 tree: tree_name.to_owned(),
                 key: id.to_owned(),
                 source,
-            })
+            })?);
+        // Decoded strings and vectors take about twice their encoded bytes.
+        let cost = bytes.len() * 2 + std::mem::size_of::<R>();
+        let cached = Cached::Record(record.clone());
+        self.inner.cache.insert(&key, cached, generation, cost);
+        Ok(Some(record))
     }
 
     /// Like `get`, for an id an index named: its absence means the store is inconsistent.
-    pub fn get_listed<R: Record>(&self, entry: &Entry) -> Result<R, StoreError> {
+    pub fn get_listed<R: Record>(&self, entry: &Entry) -> Result<Arc<R>, StoreError> {
         self.get(&entry.id)?.ok_or_else(|| StoreError::Dangling {
             tree: "an index".to_owned(),
             id: entry.id.clone(),
@@ -328,7 +435,7 @@ impl Store {
     }
 
     /// The country with this ISO 3166-1 alpha-2 code, in any case.
-    pub fn country_by_code(&self, code: &str) -> Result<Option<Country>, StoreError> {
+    pub fn country_by_code(&self, code: &str) -> Result<Option<Arc<Country>>, StoreError> {
         let id = self
             .inner
             .country_codes
@@ -340,8 +447,55 @@ impl Store {
         }
     }
 
-    /// The entries of a list within `range`, in key order or reversed. Reads keys only.
-    pub fn scan<'a>(
+    /// The entries of a list within `range`, in key order or reversed. Reads keys only:
+    /// a list no longer than a chunk from the read cache (reading all of it into the
+    /// cache on a miss), a longer one from sled.
+    pub fn scan<'a>(&'a self, list: &List, range: KeyRange<'_>, reverse: bool) -> Scan<'a> {
+        match self.short_list(list) {
+            Ok(Some(entries)) => Scan::held(entries, range, reverse),
+            Ok(None) => Scan::Stored(Box::new(self.scan_stored(list, range, reverse))),
+            Err(error) => Scan::Failed(Some(error)),
+        }
+    }
+
+    /// Every entry of `list` if it is no longer than a chunk; `None` for a longer one.
+    /// Remembers either answer in the read cache.
+    fn short_list(&self, list: &List) -> Result<Option<Arc<[Entry]>>, StoreError> {
+        if self.inner.cache.is_off() {
+            return Ok(None);
+        }
+        let generation = self.generation();
+        let key = match list {
+            List::All(kind) => cache::list_key(keys::order_tree(*kind), ""),
+            List::Linked(link, owner) => cache::list_key(&link.tree(), owner),
+        };
+        match self.inner.cache.get(&key, generation) {
+            Some(Cached::List(entries)) => return Ok(Some(entries)),
+            Some(Cached::LongList) => return Ok(None),
+            Some(Cached::Record(_)) | None => {}
+        }
+        let mut entries = Vec::new();
+        for entry in self
+            .scan_stored(list, KeyRange::ALL, false)
+            .take(MAX_CHUNK_ENTRIES + 1)
+        {
+            entries.push(entry?);
+        }
+        if entries.len() > MAX_CHUNK_ENTRIES {
+            self.inner
+                .cache
+                .insert(&key, Cached::LongList, generation, 0);
+            return Ok(None);
+        }
+        let entries: Arc<[Entry]> = entries.into();
+        let cost = cache::list_cost(&entries);
+        let cached = Cached::List(entries.clone());
+        self.inner.cache.insert(&key, cached, generation, cost);
+        Ok(Some(entries))
+    }
+
+    /// `scan`, always from sled.
+    fn scan_stored<'a>(
         &'a self,
         list: &List,
         range: KeyRange<'_>,
@@ -373,8 +527,12 @@ impl Store {
     }
 
     /// The number of entries in a list: one read for a list longer than a chunk, whose
-    /// count the import stored, else a scan of at most two chunks.
+    /// count the import stored, else its length in the read cache or a scan of at most
+    /// two chunks.
     pub fn count(&self, list: &List) -> Result<u64, StoreError> {
+        if let Some(entries) = self.short_list(list)? {
+            return Ok(entries.len() as u64);
+        }
         let key = match list {
             List::All(kind) => keys::count_key(keys::order_tree(*kind), None),
             List::Linked(link, owner) => keys::count_key(&link.tree(), Some(owner)),

@@ -107,7 +107,7 @@ fn a_changed_seed_is_refused_until_reseed() {
     let reseeded = open(&options);
     assert!(reseeded.imported.is_some());
     assert_eq!(total(&reseeded.store), before - 1);
-    let aksay: kyrgyz_relations::model::Incident = reseeded
+    let aksay: std::sync::Arc<kyrgyz_relations::model::Incident> = reseeded
         .store
         .get("aksay-border-incident-2013")
         .expect("reads")
@@ -337,4 +337,64 @@ fn verify_finds_a_sound_store_sound_and_names_damage() {
     );
     assert!(all.contains("ferghana-clashes-2013"), "{all}");
     assert!(all.contains("manifest says"), "{all}");
+}
+
+/// The read cache holds decoded records and short lists between reads; a write must make
+/// every one of them unreachable at once, on the same store handle that cached them.
+#[test]
+fn reads_after_a_change_never_see_what_the_read_cache_held() {
+    use kyrgyz_relations::model::Incident;
+    use kyrgyz_relations::store::{KeyRange, Link, List};
+
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open(data.path(), 1024 * 1024).expect("opens");
+    let before = kyrgyz_relations::seed::SeedSource::embedded()
+        .validate()
+        .expect("the embedded seed is valid");
+    store.import(&before, "before").expect("imports");
+
+    // An incident linked to a facility, and that facility's list of incidents.
+    let incident = before
+        .incidents
+        .iter()
+        .find(|incident| !incident.facilities.is_empty())
+        .expect("an incident at a facility");
+    let facility = incident.facilities[0].clone();
+    let list = List::Linked(Link::FacilityIncidents, facility.clone());
+    let listed = |store: &Store| -> Vec<String> {
+        store
+            .scan(&list, KeyRange::ALL, false)
+            .map(|entry| entry.expect("scans").id)
+            .collect()
+    };
+    let title = |store: &Store| -> String {
+        let record: std::sync::Arc<Incident> =
+            store.get(&incident.id).expect("reads").expect("exists");
+        record.title.clone()
+    };
+    // Read twice: the second read of each is a hit.
+    for _ in 0..2 {
+        assert_eq!(title(&store), incident.title);
+        assert!(listed(&store).contains(&incident.id));
+    }
+    let count_before = store.count(&list).expect("counts");
+    assert!(
+        store.read_cache_usage().hits >= 2,
+        "{:?}",
+        store.read_cache_usage()
+    );
+
+    let mut after = before.clone();
+    let changed = after
+        .incidents
+        .iter_mut()
+        .find(|changed| changed.id == incident.id)
+        .expect("the incident");
+    changed.title = format!("{} (renamed)", changed.title);
+    changed.facilities.retain(|id| *id != facility);
+    store.import(&after, "after").expect("imports again");
+
+    assert_eq!(title(&store), format!("{} (renamed)", incident.title));
+    assert!(!listed(&store).contains(&incident.id));
+    assert_eq!(store.count(&list).expect("counts"), count_before - 1);
 }

@@ -1,5 +1,6 @@
-//! A least-recently-used map bounded in bytes, shared by the schema layer's caches
-//! (persisted queries, responses). Not thread-safe: each cache puts it behind its own lock.
+//! A least-recently-used map bounded in bytes, shared by the caches: the store's decoded
+//! records and short lists, the schema's persisted queries and responses. Not
+//! thread-safe: each cache puts it behind its own lock.
 //!
 //! Knows nothing of what it holds: the caller says what an entry costs. Lookups and
 //! insertions are O(1) and a lookup allocates nothing: entries live in one `Vec` linked
