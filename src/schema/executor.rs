@@ -8,9 +8,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::{Request, Response};
 use bytes::Bytes;
 
 use super::limits::Limits;
@@ -255,48 +255,26 @@ struct Pending {
     generation: u64,
 }
 
-/// Set by `RecordOperationTypes` when every operation of a request's document is a query.
+/// Set by `record_operation_types` when every operation of a request's document is a query.
 #[derive(Default)]
 struct OnlyQueries(AtomicBool);
 
-/// Tells the executor whether a document holds only queries, from the document the parse
-/// step produced, so that no mutation or subscription answer is ever stored (and a cached
-/// answer may be served over GET). Must be registered before the query guard, which
-/// replaces the parse step without calling the rest of the chain: registered first, its
-/// `parse_query` runs around the guard's.
-pub struct RecordOperationTypes;
-
-impl ExtensionFactory for RecordOperationTypes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RecordOperationTypes)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for RecordOperationTypes {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let Some(only_queries) = ctx.data_opt::<Arc<OnlyQueries>>() {
-            let all = document
-                .operations
-                .iter()
-                .all(|(_, operation)| operation.node.ty == OperationType::Query);
-            only_queries.0.store(all, Ordering::Release);
-        }
-        Ok(document)
+/// Tells the executor (when it asked, through the request's data) whether `document`
+/// holds only queries.
+pub(super) fn record_operation_types(ctx: &ExtensionContext<'_>, document: &ExecutableDocument) {
+    if let Some(only_queries) = ctx.data_opt::<Arc<OnlyQueries>>() {
+        let all = document
+            .operations
+            .iter()
+            .all(|(_, operation)| operation.node.ty == OperationType::Query);
+        only_queries.0.store(all, Ordering::Release);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::build_schema;
-    use super::super::limits::QueryGuard;
+    use super::super::hooks::SchemaHooks;
     use super::*;
     use async_graphql::{EmptySubscription, Object, Schema};
 
@@ -322,8 +300,7 @@ mod tests {
     /// recorded.
     async fn recorded(document: &str, operation: &str) -> bool {
         let schema = Schema::build(Query, Mutation, EmptySubscription)
-            .extension(RecordOperationTypes)
-            .extension(QueryGuard(Limits::default()))
+            .extension(SchemaHooks::new(Limits::default()))
             .finish();
         let only_queries = Arc::new(OnlyQueries::default());
         let request = Request::new(document)

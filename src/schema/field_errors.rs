@@ -4,8 +4,8 @@
 //!
 //! async-graphql 7.2 does neither: it leaves a failed field out of its object altogether,
 //! so clients find a missing key (even for a non-null field) where the spec promises
-//! `null` (async-graphql issues #1272 and #1549). This extension restores the spec's
-//! behaviour around every field resolution:
+//! `null` (async-graphql issues #1272 and #1549). The hooks here, called by the schema's
+//! extension (`hooks`), restore the spec's behaviour around every field resolution:
 //!
 //! - a **nullable** field that fails resolves to `null`; its error is kept here and added
 //!   to the response when execution ends;
@@ -19,25 +19,15 @@
 //! failure anywhere) costs one relaxed atomic load per field.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
-};
+use async_graphql::extensions::{ExtensionContext, NextExecute, NextResolve, ResolveInfo};
 use async_graphql::{QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult, Value};
 
-/// Installs spec-conformant field error handling on a schema.
-pub struct FieldErrorNulls;
-
-impl ExtensionFactory for FieldErrorNulls {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestState::default())
-    }
-}
-
-/// One request's failures. A new one is created for every request.
+/// One request's failures. A new one is created for every request, by the schema's
+/// extension (`hooks`), which calls its hooks.
 #[derive(Default)]
-struct RequestState {
+pub(super) struct RequestState {
     /// Set once anything is broken, so fields check `failures` only when it matters.
     any_broken: AtomicBool,
     failures: Mutex<Failures>,
@@ -93,9 +83,10 @@ impl RequestState {
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for RequestState {
-    async fn execute(
+impl RequestState {
+    /// The `execute` hook: adds the errors of nulled fields, and nulls `data` when the
+    /// root is broken.
+    pub(super) async fn execute_hook(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
@@ -110,7 +101,8 @@ impl Extension for RequestState {
         response
     }
 
-    async fn resolve(
+    /// The `resolve` hook, around every field.
+    pub(super) async fn resolve_hook(
         &self,
         ctx: &ExtensionContext<'_>,
         info: ResolveInfo<'_>,

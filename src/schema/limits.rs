@@ -95,17 +95,40 @@ impl Extension for Guard {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        check_text(query, &self.0).map_err(refusal)?;
-        check_variables(variables, &self.0).map_err(refusal)?;
-        let document = async_graphql::parser::parse_query(query).map_err(ServerError::from)?;
-        check_document(&document, variables, &self.0).map_err(refusal)?;
-        // The parsed document is returned without running the rest of the parse chain:
-        // async-graphql's own step there (parse, then a recursion-depth walk that expands
-        // fragment spreads without memoization) is what a fragment bomb exploits, and the
-        // checks above cover what that walk guards against.
+        // The rest of the parse chain is not run; see `parse_guarded`.
         let _ = (ctx, next);
-        Ok(document)
+        parse_guarded(query, variables, &self.0)
     }
+}
+
+/// The guard's parse step: the raw text's checks, the parse, then the document's checks.
+/// It replaces async-graphql's own step (parse, then a recursion-depth walk that expands
+/// fragment spreads without memoization), which is what a fragment bomb exploits; the
+/// checks here cover what that walk guards against. An extension calling it must return
+/// its document without running the rest of the parse chain.
+pub(super) fn parse_guarded(
+    query: &str,
+    variables: &Variables,
+    limits: &Limits,
+) -> ServerResult<ExecutableDocument> {
+    parse_guarded_with(query, variables, limits, |query| {
+        async_graphql::parser::parse_query(query).map_err(ServerError::from)
+    })
+}
+
+/// `parse_guarded`, with the parse itself done by `parse` (which may answer from a cache
+/// of documents parsed before: every check here still runs on every request).
+pub(super) fn parse_guarded_with(
+    query: &str,
+    variables: &Variables,
+    limits: &Limits,
+    parse: impl FnOnce(&str) -> ServerResult<ExecutableDocument>,
+) -> ServerResult<ExecutableDocument> {
+    check_text(query, limits).map_err(refusal)?;
+    check_variables(variables, limits).map_err(refusal)?;
+    let document = parse(query)?;
+    check_document(&document, variables, limits).map_err(refusal)?;
+    Ok(document)
 }
 
 fn refusal(message: String) -> ServerError {

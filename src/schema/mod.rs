@@ -9,6 +9,7 @@ mod country;
 pub mod executor;
 mod facility;
 mod field_errors;
+mod hooks;
 mod incident;
 pub mod limits;
 pub mod normalize;
@@ -40,8 +41,6 @@ pub use values::{
 };
 
 use crate::store::{List, Record, Store, StoreError};
-use field_errors::FieldErrorNulls;
-use limits::QueryGuard;
 use relay::{Connection, PageArgs};
 
 /// The executable schema served over HTTP.
@@ -56,10 +55,7 @@ pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
         .data(store)
         // For the executor, which applies the one limit on raw text before a cache lookup.
         .data(limits)
-        // Before the guard, so that its parse step wraps the guard's; see its docs.
-        .extension(executor::RecordOperationTypes)
-        .extension(QueryGuard(limits))
-        .extension(FieldErrorNulls)
+        .extension(hooks::SchemaHooks::new(limits))
         .finish()
 }
 

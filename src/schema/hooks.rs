@@ -1,0 +1,217 @@
+//! The one extension the schema installs: the query guard's parse step (answered from a
+//! cache of parsed documents when it can), the executor's record of operation types, and
+//! spec-conformant field errors.
+//!
+//! Why one: async-graphql calls every installed extension around every resolved field
+//! (one boxed future each), whether or not it has a `resolve` hook of its own. Three
+//! extensions cost three per field; folded into one, the guard and the operation types
+//! cost nothing per field. (`limits::QueryGuard` installs the guard alone, for the
+//! benchmark's baseline.)
+//!
+//! Why a document cache: parsing is most of the fixed cost of a small query (async-graphql's
+//! parser is a pest grammar; about a third of the CPU time of a `node(id:)` lookup), and
+//! clients send the same few documents with different variables. The cache holds parsed
+//! documents by their exact text, so it changes nothing but the time: the guard's checks
+//! and async-graphql's validation still run on every request, on the same document the
+//! parser would have produced. It holds no data, so the store's changes do not concern it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
+    ResolveInfo,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, Value, Variables};
+
+use super::executor::record_operation_types;
+use super::field_errors::RequestState;
+use super::limits::{parse_guarded_with, Limits};
+use crate::lru::Lru;
+
+/// The bound on the parsed-document cache, in bytes of estimated document size.
+pub const DOCUMENT_CACHE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A parsed document takes about this many times its text's bytes (an estimate from the
+/// sizes of the parser's nodes; the bound is approximate by as much).
+const DOCUMENT_BYTES_PER_TEXT_BYTE: usize = 16;
+
+/// Installs the guard under its `Limits`, the operation-type record and field error nulls.
+pub struct SchemaHooks {
+    limits: Limits,
+    documents: Arc<DocumentCache>,
+}
+
+impl SchemaHooks {
+    pub fn new(limits: Limits) -> SchemaHooks {
+        SchemaHooks {
+            limits,
+            documents: Arc::new(DocumentCache::new(DOCUMENT_CACHE_BYTES)),
+        }
+    }
+}
+
+impl ExtensionFactory for SchemaHooks {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestHooks {
+            limits: self.limits,
+            documents: self.documents.clone(),
+            field_errors: RequestState::default(),
+        })
+    }
+}
+
+struct RequestHooks {
+    limits: Limits,
+    documents: Arc<DocumentCache>,
+    field_errors: RequestState,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for RequestHooks {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        // The rest of the parse chain is not run; see `limits::parse_guarded`.
+        let _ = next;
+        let document = parse_guarded_with(query, variables, &self.limits, |query| {
+            self.documents.parse(query)
+        })?;
+        record_operation_types(ctx, &document);
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        self.field_errors
+            .execute_hook(ctx, operation_name, next)
+            .await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        self.field_errors.resolve_hook(ctx, info, next).await
+    }
+}
+
+/// Parsed documents by their text, least recently used first out.
+struct DocumentCache {
+    documents: Mutex<Lru<str, Arc<ExecutableDocument>>>,
+    hits: AtomicU64,
+}
+
+impl DocumentCache {
+    fn new(max_bytes: usize) -> DocumentCache {
+        DocumentCache {
+            documents: Mutex::new(Lru::new(max_bytes)),
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    /// `query` parsed: a copy of the document parsed before, or parsed now and kept.
+    /// A query that fails to parse is not kept; it fails again the same way.
+    fn parse(&self, query: &str) -> ServerResult<ExecutableDocument> {
+        let held = self.lock().get(query).cloned();
+        if let Some(document) = held {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(ExecutableDocument::clone(&document));
+        }
+        let document = async_graphql::parser::parse_query(query).map_err(ServerError::from)?;
+        let cost = query.len().saturating_mul(DOCUMENT_BYTES_PER_TEXT_BYTE);
+        self.lock()
+            .insert(Arc::from(query), Arc::new(document.clone()), cost);
+        Ok(document)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<str, Arc<ExecutableDocument>>> {
+        // A panic while holding the lock leaves a consistent map behind; keep using it.
+        self.documents
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema};
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn sum(&self, numbers: Vec<i32>) -> i32 {
+            numbers.iter().sum()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_document_is_still_checked_against_each_request() {
+        let limits = Limits {
+            max_list_items: 3,
+            ..Limits::default()
+        };
+        let hooks = SchemaHooks::new(limits);
+        let documents = hooks.documents.clone();
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .extension(hooks)
+            .finish();
+        let query = "query Sum($numbers: [Int!]!) { sum(numbers: $numbers) }";
+        let run = |numbers: serde_json::Value| {
+            let request = Request::new(query).variables(Variables::from_json(
+                serde_json::json!({ "numbers": numbers }),
+            ));
+            schema.execute(request)
+        };
+
+        let first = run(serde_json::json!([1, 2])).await;
+        assert!(first.errors.is_empty(), "{:?}", first.errors);
+        // The same text again, with a variable the guard refuses (before parsing): refused
+        // although its document is held.
+        let refused = run(serde_json::json!([1, 2, 3, 4])).await;
+        assert_eq!(refused.errors.len(), 1, "{:?}", refused.errors);
+        assert!(
+            refused.errors[0].message.contains("limit is 3"),
+            "{:?}",
+            refused.errors
+        );
+        // And validated all the same, from the held document: a variable of the wrong type.
+        let invalid = run(serde_json::json!(["one"])).await;
+        assert_eq!(invalid.errors.len(), 1, "{:?}", invalid.errors);
+        let again = run(serde_json::json!([3, 4])).await;
+        assert_eq!(
+            again.data.into_json().expect("JSON"),
+            serde_json::json!({ "sum": 7 })
+        );
+        // Parsed once; the last two requests were answered from the cache.
+        assert_eq!(documents.hits.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_document_that_fails_to_parse_is_not_kept() {
+        let hooks = SchemaHooks::new(Limits::default());
+        let documents = hooks.documents.clone();
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .extension(hooks)
+            .finish();
+        for _ in 0..2 {
+            let response = schema.execute("{ sum(numbers: [1, 2) }").await;
+            assert_eq!(response.errors.len(), 1, "{:?}", response.errors);
+        }
+        assert_eq!(documents.hits.load(Ordering::Relaxed), 0);
+        assert_eq!(documents.lock().len(), 0);
+    }
+}
