@@ -108,9 +108,9 @@ where
 }
 
 /// `list_page` over a list in date order whose filter keeps only dates within `window`:
-/// the scan stops past the window's end and skips, by key alone, records that cannot
-/// match, so a date range costs the entries it touches rather than a record read for
-/// every entry before it.
+/// the scan starts near the window's start (`Store::scan_dated`), stops past its end and
+/// skips, by key alone, records that cannot match, so a date range costs about the
+/// entries within it rather than a read of every entry before it.
 fn list_page_dated<R, N>(
     store: &Store,
     list: List,
@@ -126,6 +126,7 @@ where
         .as_ref()
         .and_then(|window| window.to)
         .map(crate::store::keys::date_key_end);
+    let from = window.as_ref().and_then(|window| window.from);
     let may_match = move |key: &[u8]| match &window {
         Some(window) => crate::store::keys::date_key_may_match(key, window.from, window.to),
         None => true,
@@ -135,14 +136,14 @@ where
             Some(end) => range.below(end),
             None => range,
         };
-        Box::new(
-            store
-                .scan(&list, range, reverse)
-                .filter(move |entry| match entry {
-                    Ok(entry) => may_match(&entry.key),
-                    Err(_) => true,
-                }),
-        )
+        let entries: relay::Entries<'_> = match from {
+            Some(from) => store.scan_dated(&list, from, range, reverse),
+            None => Box::new(store.scan(&list, range, reverse)),
+        };
+        Box::new(entries.filter(move |entry| match entry {
+            Ok(entry) => may_match(&entry.key),
+            Err(_) => true,
+        }))
     };
     let load = |entry: &_| {
         let record: Arc<R> = store.get_listed(entry)?;
@@ -162,7 +163,11 @@ where
                     Some(end) => crate::store::KeyRange::ALL.below(end),
                     None => crate::store::KeyRange::ALL,
                 };
-                for entry in store.scan(&list, range, false) {
+                let entries: relay::Entries<'_> = match from {
+                    Some(from) => store.scan_dated(&list, from, range, false),
+                    None => Box::new(store.scan(&list, range, false)),
+                };
+                for entry in entries {
                     let entry = entry.map_err(internal)?;
                     if !may_match(&entry.key) {
                         continue;

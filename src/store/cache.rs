@@ -145,6 +145,12 @@ pub(super) fn list_key(tree: &str, owner: &str) -> Vec<u8> {
     tagged_key(b'l', tree, owner)
 }
 
+/// The cache key of the long-spanning entries of a date-ordered list (see
+/// `Store::scan_dated`).
+pub(super) fn dated_key(tree: &str, owner: &str) -> Vec<u8> {
+    tagged_key(b'd', tree, owner)
+}
+
 fn tagged_key(tag: u8, tree: &str, name: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(2 + tree.len() + name.len());
     key.push(tag);
@@ -193,6 +199,7 @@ mod tests {
     #[test]
     fn keys_of_records_and_lists_never_collide() {
         assert_ne!(record_key("a", "b"), list_key("a", "b"));
+        assert_ne!(list_key("a", "b"), dated_key("a", "b"));
         assert_ne!(record_key("ab", ""), record_key("a", "b"));
     }
 

@@ -271,6 +271,43 @@ pub fn date_key_end(to: CalendarDate) -> Vec<u8> {
     key
 }
 
+/// The first date sort key of a known start: every key before it has an unknown start.
+pub const KNOWN_START_KEY: [u8; 5] = [0, 0, 0, 0, 1];
+
+/// Whether a date sort key has a known start and a known end less than a year after it
+/// (within the same day of the next year): the keys `date_key_start` may skip.
+pub fn date_key_is_short(key: &[u8]) -> bool {
+    let (Some(&0), Some(earliest), Some(latest)) = (key.first(), key.get(1..5), key.get(5..9))
+    else {
+        return false;
+    };
+    if earliest == [0; 4] || latest == [u8::MAX; 4] {
+        return false;
+    }
+    let year = u16::from_be_bytes([earliest[0], earliest[1]]);
+    let Some(next_year) = year.checked_add(1) else {
+        return false;
+    };
+    let [high, low] = next_year.to_be_bytes();
+    latest < &[high, low, earliest[2], earliest[3]][..]
+}
+
+/// Where a scan for short dates (`date_key_is_short`) that may end on or after `from`
+/// can begin: a short date that ends on or after `from` begins after the same day a year
+/// before. `None` when no such key can be formed (the year 1), so nothing may be skipped.
+pub fn date_key_start(from: CalendarDate) -> Option<Vec<u8>> {
+    if from.year <= 1 {
+        return None;
+    }
+    let year_before = CalendarDate {
+        year: from.year - 1,
+        ..from
+    };
+    let mut key = vec![0];
+    key.extend_from_slice(&day_bytes(year_before));
+    Some(key)
+}
+
 fn day_bytes(day: CalendarDate) -> [u8; 4] {
     // PartialDate years have four digits, so they fit a u16 and sort above 0.
     let [high, low] = (day.year.clamp(1, i32::from(u16::MAX)) as u16).to_be_bytes();
@@ -372,6 +409,61 @@ mod tests {
         dates.sort();
         assert_eq!(by_key, dates);
         assert!(date_sort_key(Some(&date("2999")), "z") < date_sort_key(None, "a"));
+    }
+
+    #[test]
+    fn a_short_date_ending_on_or_after_a_day_begins_after_its_start_key() {
+        let day = |text: &str| date(text).earliest().expect("a known day");
+        for (text, short) in [
+            ("2012", true),
+            ("2012-07-06", true),
+            ("2012-12/2013-01", true),
+            ("2012-03/2013-03", false),
+            ("2012/2013", false),
+            ("195X", false),
+            ("195X/..", false),
+            ("../2013-04", false),
+        ] {
+            let key = date_sort_key(Some(&date(text)), "x");
+            assert_eq!(date_key_is_short(&key), short, "{text}");
+            assert_eq!(
+                key.as_slice() < &KNOWN_START_KEY[..],
+                text.starts_with(".."),
+                "{text}"
+            );
+        }
+        assert!(!date_key_is_short(&date_sort_key(None, "x")));
+        // Every short date that touches a window starting on `from` sorts at or after
+        // `date_key_start(from)`.
+        for from in ["2013-01-01", "2013-06-15", "2012-02-29", "2000-12-31"] {
+            let from = day(from);
+            let start = date_key_start(from).expect("a start key");
+            for text in [
+                "2012",
+                "2012-06",
+                "2012-06-15",
+                "2012-06/2012-08",
+                "2012-12/2013-01",
+                "2012-07/2013-06",
+                "2013",
+                "2012-37",
+            ] {
+                let candidate = date(text);
+                let key = date_sort_key(Some(&candidate), "x");
+                let touches = candidate.latest().is_some_and(|latest| latest >= from);
+                if date_key_is_short(&key) && touches {
+                    assert!(key >= start, "{text} from {from:?}");
+                }
+            }
+        }
+        assert_eq!(
+            date_key_start(CalendarDate {
+                year: 1,
+                month: 1,
+                day: 1
+            }),
+            None
+        );
     }
 
     #[test]

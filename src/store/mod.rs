@@ -168,6 +168,33 @@ impl<'a> KeyRange<'a> {
         upper: Bound::Unbounded,
     };
 
+    /// This range, cut to keys from `start` on.
+    pub fn from_key(self, start: &'a [u8]) -> KeyRange<'a> {
+        let lower = match self.lower {
+            Bound::Included(key) | Bound::Excluded(key) if key >= start => self.lower,
+            _ => Bound::Included(start),
+        };
+        KeyRange {
+            lower,
+            upper: self.upper,
+        }
+    }
+
+    /// Whether `key` lies within this range.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        let above_lower = match self.lower {
+            Bound::Included(lower) => key >= lower,
+            Bound::Excluded(lower) => key > lower,
+            Bound::Unbounded => true,
+        };
+        let below_upper = match self.upper {
+            Bound::Included(upper) => key <= upper,
+            Bound::Excluded(upper) => key < upper,
+            Bound::Unbounded => true,
+        };
+        above_lower && below_upper
+    }
+
     /// This range, cut to keys before `end`.
     pub fn below(self, end: &'a [u8]) -> KeyRange<'a> {
         let upper = match self.upper {
@@ -456,6 +483,79 @@ impl Store {
             Ok(None) => Scan::Stored(Box::new(self.scan_stored(list, range, reverse))),
             Err(error) => Scan::Failed(Some(error)),
         }
+    }
+
+    /// `scan` over a list in date order (of incidents), skipping what cannot end on or
+    /// after `from`: it reads the keys of an unknown start, then the entries of a known
+    /// start that span a year or more or have no known end (held in the read cache,
+    /// found by one walk of the list's keys per store generation), then the keys from a
+    /// year before `from` on (see `keys::date_key_start`). Without the read cache it is
+    /// `scan`: the walk would be repeated by every request.
+    pub fn scan_dated<'a>(
+        &'a self,
+        list: &List,
+        from: crate::model::CalendarDate,
+        range: KeyRange<'_>,
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + 'a> {
+        let start = match keys::date_key_start(from) {
+            Some(start) if !self.inner.cache.is_off() => start,
+            _ => return Box::new(self.scan(list, range, reverse)),
+        };
+        let long = match self.long_dated_entries(list) {
+            Ok(long) => long,
+            Err(error) => return Box::new(std::iter::once(Err(error))),
+        };
+        let known = &keys::KNOWN_START_KEY[..];
+        let unknown_start = self.scan(list, range.below(known), reverse);
+        let recent = self.scan(list, range.from_key(&start), reverse);
+        let long: Vec<Entry> = long
+            .iter()
+            .filter(|entry| {
+                let key = entry.key.as_slice();
+                key >= known && key < start.as_slice() && range.contains(key)
+            })
+            .cloned()
+            .collect();
+        if reverse {
+            Box::new(
+                recent
+                    .chain(long.into_iter().rev().map(Ok))
+                    .chain(unknown_start),
+            )
+        } else {
+            Box::new(unknown_start.chain(long.into_iter().map(Ok)).chain(recent))
+        }
+    }
+
+    /// The entries of a date-ordered list with a known start and no known end or one a
+    /// year or more after it (`keys::date_key_is_short`), from the read cache or one
+    /// walk of the list's keys.
+    fn long_dated_entries(&self, list: &List) -> Result<Arc<[Entry]>, StoreError> {
+        let generation = self.generation();
+        let key = match list {
+            List::All(kind) => cache::dated_key(keys::order_tree(*kind), ""),
+            List::Linked(link, owner) => cache::dated_key(&link.tree(), owner),
+        };
+        if let Some(Cached::List(entries)) = self.inner.cache.get(&key, generation) {
+            return Ok(entries);
+        }
+        let mut long = Vec::new();
+        for entry in self.scan(list, KeyRange::ALL.from_key(&keys::KNOWN_START_KEY), false) {
+            let entry = entry?;
+            if entry.key.first() != Some(&0) {
+                break; // Undated keys follow every dated one.
+            }
+            if !keys::date_key_is_short(&entry.key) {
+                long.push(entry);
+            }
+        }
+        let long: Arc<[Entry]> = long.into();
+        let cost = cache::list_cost(&long);
+        self.inner
+            .cache
+            .insert(&key, Cached::List(long.clone()), generation, cost);
+        Ok(long)
     }
 
     /// Every entry of `list` if it is no longer than a chunk; `None` for a longer one.

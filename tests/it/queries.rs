@@ -338,6 +338,33 @@ async fn date_ranges_keep_exactly_the_incidents_whose_dates_match() {
                     .iter()
                     .map(|node| node["slug"].as_str().expect("slug"))
                     .collect();
+                // The same list two at a time, following the cursors: the pages' seams fall
+                // inside and between the parts a date range is read in.
+                let mut paged: Vec<String> = Vec::new();
+                let mut after = String::new();
+                loop {
+                    let page = app
+                        .query(&format!(
+                            "{{ incidents(first: 2, {after}occurred: {{ {range} }}, orderBy: {{ field: OCCURRED, direction: {direction} }}) {{ nodes {{ slug }} pageInfo {{ hasNextPage endCursor }} }} }}"
+                        ))
+                        .await;
+                    let connection = &page["incidents"];
+                    paged.extend(
+                        connection["nodes"]
+                            .as_array()
+                            .expect("nodes")
+                            .iter()
+                            .map(|node| node["slug"].as_str().expect("slug").to_owned()),
+                    );
+                    if connection["pageInfo"]["hasNextPage"] != true {
+                        break;
+                    }
+                    let cursor = connection["pageInfo"]["endCursor"]
+                        .as_str()
+                        .expect("cursor");
+                    after = format!("after: \"{cursor}\", ");
+                }
+                assert_eq!(paged, found, "{range} {direction}, by pages of two");
                 if direction == "DESC" {
                     found.reverse();
                 }
