@@ -208,7 +208,7 @@ fn read_into<'s>(
     importer: Importer<'s>,
 ) -> (Result<String, SeedError>, Importer<'s>) {
     const BATCH: usize = 256;
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SeedRecord>>(64);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SeedRecord>>(8);
     std::thread::scope(|scope| {
         let taker = std::thread::Builder::new()
             .name("import".to_owned())

@@ -9,7 +9,7 @@
 
 mod json;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -268,7 +268,7 @@ impl SeedSource {
         };
         let mut reader = HashingReader::new(hasher, reader);
         let mark = checks.mark();
-        let mut seen: HashSet<Box<str>> = HashSet::new();
+        let mut seen = IdSet::default();
         let mut position = 0;
         let mut malformed = false;
         let split = split_array(&mut reader, |element| {
@@ -542,28 +542,156 @@ struct Checks {
     /// Repeated country codes and dangling references, with `(file, record, check)`
     /// numbers, reported after every other problem in that order.
     references: Vec<((usize, usize, usize), Problem)>,
-    /// References to a file not read yet: `(order, file, record id, field, target,
-    /// target file)`.
-    pending: Vec<Pending>,
+    /// References to a file not read yet, checked at the end.
+    pending: PendingReferences,
     /// The ids of each file read, `None` for a file that could not be read or parsed:
     /// references into it go unchecked rather than reported once per reference.
-    ids: [Option<HashSet<Box<str>>>; 6],
+    ids: [Option<IdSet>; 6],
     /// Whether each file has been read, well or not.
     read: [bool; 6],
     codes: HashMap<String, Box<str>>,
     counter: usize,
 }
 
-/// A reference to a file not read yet: `(order, file, record id, field, target id,
-/// target file)`.
-type Pending = (
-    (usize, usize, usize),
-    usize,
-    Box<str>,
-    &'static str,
-    Box<str>,
-    usize,
-);
+/// References to a file not read yet, kept compactly: a large seed has millions (an
+/// agreement names its facilities before facilities.json is read), and a tuple of boxed
+/// strings per reference cost twice the memory of the import itself. Ids are kept end
+/// to end in one buffer; a record's id once for all its references.
+#[derive(Default)]
+struct PendingReferences {
+    references: Vec<PendingReference>,
+    /// `(file, position, id range in text)` of each record with pending references.
+    records: Vec<(usize, usize, std::ops::Range<usize>)>,
+    text: String,
+}
+
+struct PendingReference {
+    /// The check's number (see `Checks::next_order`).
+    counter: usize,
+    /// Its record, in `records`.
+    record: usize,
+    field: &'static str,
+    target: std::ops::Range<usize>,
+    target_file: usize,
+}
+
+impl PendingReferences {
+    fn len(&self) -> usize {
+        self.references.len()
+    }
+
+    fn push(
+        &mut self,
+        order: (usize, usize, usize),
+        record: &str,
+        field: &'static str,
+        target: &str,
+        target_file: usize,
+    ) {
+        let (index, position, counter) = order;
+        let same_record = self.records.last().is_some_and(|(file, at, id)| {
+            (*file, *at) == (index, position) && self.text[id.clone()] == *record
+        });
+        if !same_record {
+            let start = self.text.len();
+            self.text.push_str(record);
+            self.records.push((index, position, start..self.text.len()));
+        }
+        let start = self.text.len();
+        self.text.push_str(target);
+        self.references.push(PendingReference {
+            counter,
+            record: self.records.len() - 1,
+            field,
+            target: start..self.text.len(),
+            target_file,
+        });
+    }
+
+    /// Forgets the references after the first `len`.
+    fn truncate(&mut self, len: usize) {
+        self.references.truncate(len);
+        let records = self.references.last().map_or(0, |last| last.record + 1);
+        self.records.truncate(records);
+        let text = self.references.last().map_or(0, |last| last.target.end);
+        self.text.truncate(text);
+    }
+}
+
+/// A set of ids, compact: a large seed holds a million incident ids while it is read. Ids
+/// lie end to end in one buffer, and an open-addressing table holds their numbers (4
+/// bytes a slot, where a `HashSet<Box<str>>` costs 16 and a heap allocation per id).
+/// The ids are the seed's own, not a client's: a fast unkeyed hash (FxHash) is safe.
+#[derive(Default)]
+struct IdSet {
+    text: String,
+    /// Where each id ends in `text`.
+    ends: Vec<usize>,
+    /// `id number + 1`, or 0 for an empty slot; the length is a power of two (or zero).
+    slots: Vec<u32>,
+}
+
+impl IdSet {
+    fn id(&self, number: usize) -> &str {
+        let start = number.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.text[start..self.ends[number]]
+    }
+
+    fn hash(id: &str) -> usize {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut hash = 0u64;
+        let mut chunks = id.as_bytes().chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        }
+        for &byte in chunks.remainder() {
+            hash = (hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(SEED);
+        }
+        // The multiply leaves its best bits at the top.
+        (hash ^ (hash >> 29)).rotate_left(20) as usize
+    }
+
+    /// The slot holding `id`, or the empty slot where it would go.
+    fn slot(&self, id: &str) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut slot = Self::hash(id) & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return slot,
+                stored if self.id(stored as usize - 1) == id => return slot,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        !self.slots.is_empty() && self.slots[self.slot(id)] != 0
+    }
+
+    /// Adds `id`; false when it was there already.
+    fn insert(&mut self, id: &str) -> bool {
+        if (self.ends.len() + 1) * 4 > self.slots.len() * 3 {
+            let size = (self.slots.len() * 2).max(64);
+            let old = std::mem::replace(&mut self.slots, vec![0; size]);
+            for stored in old.into_iter().filter(|stored| *stored != 0) {
+                let slot = self.slot(self.id(stored as usize - 1));
+                self.slots[slot] = stored;
+            }
+        }
+        let slot = self.slot(id);
+        if self.slots[slot] != 0 {
+            return false;
+        }
+        // More ids than a u32 numbers would not fit in memory first; saturate rather
+        // than wrap all the same.
+        self.slots[slot] = u32::try_from(self.ends.len() + 1).unwrap_or(u32::MAX);
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+        true
+    }
+}
 
 /// An element that is not even JSON: the file's syntax error is reported instead.
 struct NotJson;
@@ -619,7 +747,7 @@ impl Checks {
         });
     }
 
-    fn complete(&mut self, index: usize, ids: HashSet<Box<str>>) {
+    fn complete(&mut self, index: usize, ids: IdSet) {
         self.read[index] = true;
         self.ids[index] = Some(ids);
     }
@@ -630,7 +758,7 @@ impl Checks {
         index: usize,
         position: usize,
         raw: &[u8],
-        seen: &mut HashSet<Box<str>>,
+        seen: &mut IdSet,
     ) -> Result<Option<I::Record>, NotJson>
     where
         I::Record: References,
@@ -663,7 +791,7 @@ impl Checks {
                 reporter.report(format!(
                     "field `id`: `{record}` is not a slug (lowercase letters, digits and single hyphens)"
                 ));
-            } else if !seen.insert(record.as_str().into()) {
+            } else if !seen.insert(&record) {
                 reporter.report(format!("duplicate id `{record}`"));
             }
         }
@@ -699,14 +827,8 @@ impl Checks {
             if self.read[target_file] {
                 self.check(order, index, &record, field, &target, target_file);
             } else {
-                self.pending.push((
-                    order,
-                    index,
-                    record.as_str().into(),
-                    field,
-                    target.into(),
-                    target_file,
-                ));
+                self.pending
+                    .push(order, &record, field, &target, target_file);
             }
         }
         Ok(Some(converted))
@@ -750,9 +872,17 @@ impl Checks {
 
     /// Every problem: each file's own, then repeated codes and dangling references.
     fn finish(mut self) -> Vec<Problem> {
-        for (order, index, record, field, target, target_file) in std::mem::take(&mut self.pending)
-        {
-            self.check(order, index, &record, field, &target, target_file);
+        let pending = std::mem::take(&mut self.pending);
+        for reference in &pending.references {
+            let (index, position, record) = &pending.records[reference.record];
+            self.check(
+                (*index, *position, reference.counter),
+                *index,
+                &pending.text[record.clone()],
+                reference.field,
+                &pending.text[reference.target.clone()],
+                reference.target_file,
+            );
         }
         self.references.sort_by_key(|(order, _)| *order);
         let mut problems = self.problems;
@@ -881,6 +1011,23 @@ mod tests {
             .validate()
             .unwrap_or_else(|error| panic!("{error}"));
         assert!(dataset.countries.iter().any(|country| country.code == "KG"));
+    }
+
+    #[test]
+    fn an_id_set_holds_each_id_once() {
+        let mut set = IdSet::default();
+        assert!(!set.contains("a"));
+        for n in 0..5_000 {
+            assert!(set.insert(&format!("incident-{n}")));
+        }
+        for n in 0..5_000 {
+            assert!(set.contains(&format!("incident-{n}")));
+            assert!(!set.insert(&format!("incident-{n}")));
+        }
+        assert!(!set.contains("incident-5000"));
+        assert!(!set.contains(""));
+        assert!(set.insert(""));
+        assert!(set.contains(""));
     }
 
     #[test]

@@ -29,12 +29,10 @@ use super::{
     META_FORMAT, META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
 };
 
-/// Hash maps keyed by ids and tokens the import itself made: no untrusted input picks
-/// their keys adversarially at request time, so a fast non-keyed hash is safe here.
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
-
 /// The multiply-rotate hash rustc uses (FxHash): a few instructions per word, against
-/// SipHash's dozens, for the millions of lookups of a large import.
+/// SipHash's dozens, for the millions of lookups of a large import. Its keys are ids and
+/// tokens of a seed that passed through the import: no client picks them adversarially at
+/// request time, so a fast non-keyed hash is safe here.
 #[derive(Default)]
 struct FxHasher(u64);
 
@@ -108,10 +106,13 @@ impl Store {
             numbers: Default::default(),
             pairs: HashMap::new(),
             pending: Vec::new(),
-            tokens: FastMap::default(),
+            pending_targets: Arena::default(),
+            tokens: ArenaIndex::default(),
             token_text: Arena::default(),
-            postings: Vec::new(),
+            postings: Blocks::default(),
             codes: Vec::new(),
+            record_tokens: Vec::new(),
+            tokenizer: Tokenizer::default(),
             error: None,
         })
     }
@@ -188,15 +189,31 @@ struct Orders {
 }
 
 impl Orders {
-    fn of(table: &Table) -> Orders {
-        let by_id = table.ids.sorted();
-        let by_sort_key = table.sort_keys.sorted();
-        Orders {
-            id_rank: ranks(&by_id),
-            sort_rank: ranks(&by_sort_key),
-            by_id,
-            by_sort_key,
-        }
+    /// Every table's orders: ids on this thread, sort keys on another.
+    fn of_all(tables: &[Table; 6]) -> Vec<Orders> {
+        let (by_id, by_sort_key) = std::thread::scope(|scope| {
+            let by_sort_key = scope.spawn(|| {
+                tables
+                    .iter()
+                    .map(|table| table.sort_keys.sorted())
+                    .collect::<Vec<_>>()
+            });
+            let by_id: Vec<Vec<u32>> = tables.iter().map(|table| table.ids.sorted()).collect();
+            let by_sort_key = by_sort_key
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (by_id, by_sort_key)
+        });
+        by_id
+            .into_iter()
+            .zip(by_sort_key)
+            .map(|(by_id, by_sort_key)| Orders {
+                id_rank: ranks(&by_id),
+                sort_rank: ranks(&by_sort_key),
+                by_id,
+                by_sort_key,
+            })
+            .collect()
     }
 }
 
@@ -305,6 +322,204 @@ impl Linked for Incident {
     }
 }
 
+/// Record numbers take the low 29 bits of a posting (above them, 3 bits of kind).
+const MAX_RECORDS_PER_KIND: u32 = 1 << 29;
+const RECORD_MASK: u64 = (1 << 29) - 1;
+
+/// A hash index over an arena's items, by content: finds an item's number without a
+/// second copy of its bytes (a `HashMap<Box<str>, u32>` costs a heap allocation and a
+/// 24-byte slot per item; this, a 4-byte slot). Open addressing, linear probing.
+#[derive(Default)]
+struct ArenaIndex {
+    /// `number + 1`, or 0 for an empty slot; the length is a power of two (or zero).
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl ArenaIndex {
+    fn hash(bytes: &[u8]) -> u64 {
+        let mut hasher = FxHasher::default();
+        std::hash::Hasher::write(&mut hasher, bytes);
+        // The multiply leaves its best bits at the top; spread them down too.
+        let hash = std::hash::Hasher::finish(&hasher);
+        hash ^ (hash >> 29)
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn slot(&self, arena: &Arena, key: &[u8]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut slot = Self::hash(key).rotate_left(20) as usize & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return slot,
+                stored if arena.get(stored - 1) == key => return slot,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    fn find(&self, arena: &Arena, key: &[u8]) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        match self.slots[self.slot(arena, key)] {
+            0 => None,
+            stored => Some(stored - 1),
+        }
+    }
+
+    /// Indexes item `number` of `arena`; an equal item indexed before is replaced.
+    fn insert(&mut self, arena: &Arena, number: u32) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow(arena);
+        }
+        let slot = self.slot(arena, arena.get(number));
+        if self.slots[slot] == 0 {
+            self.len += 1;
+        }
+        self.slots[slot] = number + 1;
+    }
+
+    fn grow(&mut self, arena: &Arena) {
+        let size = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        for stored in old.into_iter().filter(|stored| *stored != 0) {
+            let slot = self.slot(arena, arena.get(stored - 1));
+            self.slots[slot] = stored;
+        }
+    }
+}
+
+/// Numbers gathered in no order, in blocks of a fixed size: growing never copies the
+/// numbers gathered so far nor holds them twice, as one `Vec` doubling would. Sorted
+/// block by block, and read back merged.
+#[derive(Default)]
+struct Blocks {
+    blocks: Vec<Vec<u64>>,
+}
+
+/// Numbers per block: 8 MiB.
+const BLOCK: usize = 1 << 20;
+
+impl Blocks {
+    fn push(&mut self, number: u64) {
+        match self.blocks.last_mut() {
+            Some(block) if block.len() < BLOCK => block.push(number),
+            _ => {
+                // The first block grows from small, for the many short lists.
+                let mut block = Vec::with_capacity(if self.blocks.is_empty() { 16 } else { BLOCK });
+                block.push(number);
+                self.blocks.push(block);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.blocks.iter().map(Vec::len).sum()
+    }
+
+    fn for_each_mut(&mut self, mut change: impl FnMut(&mut u64)) {
+        self.blocks.iter_mut().flatten().for_each(&mut change);
+    }
+
+    fn sort(&mut self) {
+        self.blocks
+            .iter_mut()
+            .for_each(|block| block.sort_unstable());
+    }
+
+    /// Every distinct number in order; the blocks must be sorted.
+    fn merged(&self) -> Merged<'_> {
+        let mut heads = std::collections::BinaryHeap::new();
+        for (index, block) in self.blocks.iter().enumerate() {
+            if let Some(&first) = block.first() {
+                heads.push(std::cmp::Reverse((first, index, 0usize)));
+            }
+        }
+        Merged {
+            blocks: &self.blocks,
+            heads,
+            last: None,
+        }
+    }
+}
+
+/// A k-way merge of sorted blocks, without repeats.
+struct Merged<'a> {
+    blocks: &'a [Vec<u64>],
+    heads: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize, usize)>>,
+    last: Option<u64>,
+}
+
+impl Iterator for Merged<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        loop {
+            let std::cmp::Reverse((number, block, at)) = self.heads.pop()?;
+            if let Some(&next) = self.blocks[block].get(at + 1) {
+                self.heads.push(std::cmp::Reverse((next, block, at + 1)));
+            }
+            if self.last != Some(number) {
+                self.last = Some(number);
+                return Some(number);
+            }
+        }
+    }
+}
+
+/// Splits text into search tokens exactly as `search::tokenize` does (lowercased
+/// alphanumeric runs of two or more characters, a hyphenated word also joined up), into
+/// buffers it reuses: no allocation per token for ASCII text.
+#[derive(Default)]
+struct Tokenizer {
+    /// The word's parts, lowercased, end to end: the joined token.
+    joined: String,
+    ends: Vec<usize>,
+}
+
+impl Tokenizer {
+    fn tokens(&mut self, text: &str, token: &mut impl FnMut(&str)) {
+        let long_enough = |token: &str| token.chars().nth(1).is_some();
+        for word in text.split(|c: char| !(c.is_alphanumeric() || is_joiner(c))) {
+            self.joined.clear();
+            self.ends.clear();
+            for part in word.split(is_joiner).filter(|part| !part.is_empty()) {
+                if part.is_ascii() {
+                    self.joined.extend(
+                        part.bytes()
+                            .map(|byte| char::from(byte.to_ascii_lowercase())),
+                    );
+                } else {
+                    // `to_lowercase` of the part alone, as `tokenize` does (a final
+                    // sigma depends on where the part ends).
+                    self.joined.push_str(&part.to_lowercase());
+                }
+                self.ends.push(self.joined.len());
+            }
+            if self.ends.len() > 1 && long_enough(&self.joined) {
+                token(&self.joined);
+            }
+            let mut start = 0;
+            for &end in &self.ends {
+                let part = &self.joined[start..end];
+                if long_enough(part) {
+                    token(part);
+                }
+                start = end;
+            }
+        }
+    }
+}
+
+/// The characters that join the parts of a word, as in `search`.
+fn is_joiner(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '\'' | '\u{2019}' | '\u{2018}' | '\u{2010}' | '\u{2011}'
+    )
+}
+
 /// An import in progress; see the module documentation.
 pub struct Importer<'s> {
     store: &'s Store,
@@ -312,18 +527,24 @@ pub struct Importer<'s> {
     spool: BufWriter<File>,
     spool_len: u64,
     tables: [Table; 6],
-    /// Id to record number, for every kind another record can link to.
-    numbers: [FastMap<Box<str>, u32>; 6],
+    /// Id to record number, for every kind another record can link to: an index over
+    /// the table's own id arena, so no id is stored twice.
+    numbers: [ArenaIndex; 6],
     /// Forward relationships as `owner number << 32 | linked number`.
-    pairs: HashMap<Link, Vec<u64>>,
-    /// Links to records not seen yet (an agreement naming a facility): resolved in
-    /// `finish`.
-    pending: Vec<(Link, u32, Box<str>)>,
-    tokens: FastMap<Box<str>, u32>,
+    pairs: HashMap<Link, Blocks>,
+    /// Links to records not seen yet (an agreement naming a facility), resolved in
+    /// `finish`: `(link, owner number)`, and the target ids, in the same order.
+    pending: Vec<(Link, u32)>,
+    pending_targets: Arena,
+    /// Token text to token number, over `token_text`.
+    tokens: ArenaIndex,
     token_text: Arena,
-    /// `(token number, kind index, record number)`.
-    postings: Vec<(u32, u8, u32)>,
+    /// `token number << 32 | kind index << 29 | record number`.
+    postings: Blocks,
     codes: Vec<(String, u32)>,
+    /// Reused per record: its token numbers, and the tokenizer's buffers.
+    record_tokens: Vec<u32>,
+    tokenizer: Tokenizer,
     error: Option<StoreError>,
 }
 
@@ -349,39 +570,60 @@ impl Importer<'_> {
             .write_all(&value)
             .map_err(|source| spool_error(&self.spool_path, source))?;
         let table = &mut self.tables[kind];
+        let number = table.ids.push(record.id().as_bytes());
+        if number >= MAX_RECORDS_PER_KIND {
+            return Err(StoreError::TooLarge {
+                what: format!("records in `{}`", keys::record_tree(R::KIND)),
+                limit: u64::from(MAX_RECORDS_PER_KIND),
+            });
+        }
         table.spooled.push((self.spool_len, value.len() as u32));
         self.spool_len += value.len() as u64;
-        let number = table.ids.push(record.id().as_bytes());
         table.sort_keys.push(&record.sort_key());
         if R::KIND != RecordKind::Incident {
             // Incidents are never the target of a stated link.
-            self.numbers[kind].insert(record.id().into(), number);
+            self.numbers[kind].insert(&table.ids, number);
         }
         if let Some(code) = record.country_code() {
             self.codes.push((code.to_owned(), number));
         }
         for (link, target) in record.links() {
             let target_kind = kind_index(link.ends().1);
-            match self.numbers[target_kind].get(target) {
-                Some(&linked) => self
+            match self.numbers[target_kind].find(&self.tables[target_kind].ids, target.as_bytes()) {
+                Some(linked) => self
                     .pairs
                     .entry(link)
                     .or_default()
                     .push(u64::from(number) << 32 | u64::from(linked)),
-                None => self.pending.push((link, number, target.into())),
+                None => {
+                    self.pending.push((link, number));
+                    self.pending_targets.push(target.as_bytes());
+                }
             }
         }
-        for token in record.search_tokens() {
-            // Most tokens were seen before: look up without allocating a key.
-            let token_number = match self.tokens.get(token.as_str()) {
-                Some(&known) => known,
-                None => {
-                    let added = self.token_text.push(token.as_bytes());
-                    self.tokens.insert(token.into_boxed_str(), added);
-                    added
-                }
-            };
-            self.postings.push((token_number, kind as u8, number));
+        // Each distinct token once: a record's token numbers, sorted and deduplicated, are
+        // the set `Searchable::search_tokens` names, without a `String` per token.
+        let (tokens, token_text) = (&mut self.tokens, &mut self.token_text);
+        let record_tokens = &mut self.record_tokens;
+        record_tokens.clear();
+        for text in record.search_texts() {
+            self.tokenizer.tokens(text, &mut |token| {
+                let number = match tokens.find(token_text, token.as_bytes()) {
+                    Some(known) => known,
+                    None => {
+                        let added = token_text.push(token.as_bytes());
+                        tokens.insert(token_text, added);
+                        added
+                    }
+                };
+                record_tokens.push(number);
+            });
+        }
+        record_tokens.sort_unstable();
+        record_tokens.dedup();
+        for &token in record_tokens.iter() {
+            self.postings
+                .push(u64::from(token) << 32 | (kind as u64) << 29 | u64::from(number));
         }
         Ok(())
     }
@@ -397,9 +639,9 @@ impl Importer<'_> {
                 .iter()
                 .map(|table| table.ids.len())
                 .sum::<usize>(),
-            pairs = self.pairs.values().map(Vec::len).sum::<usize>(),
+            pairs = self.pairs.values().map(Blocks::len).sum::<usize>(),
             postings = self.postings.len(),
-            tokens = self.tokens.len(),
+            tokens = self.token_text.len(),
             "read the seed; writing"
         );
         self.spool
@@ -423,35 +665,59 @@ impl Importer<'_> {
         }
 
         let started = std::time::Instant::now();
-        let orders: Vec<Orders> = self.tables.iter().map(Orders::of).collect();
+        let orders = Orders::of_all(&self.tables);
         tracing::debug!(elapsed = ?started.elapsed(), "sorted ids and sort keys");
-        // Records and orders on one thread, relationships and search on another: they
-        // are different trees, which sled writes concurrently.
-        let pairs = std::mem::take(&mut self.pairs);
-        let postings = std::mem::take(&mut self.postings);
+        // Every tree is written by one job; two threads take the jobs, largest first.
+        // They are different trees, which sled writes concurrently.
+        let mut jobs: Vec<Job> = RecordKind::ALL
+            .into_iter()
+            .flat_map(|kind| [Job::Records(kind), Job::Orders(kind)])
+            .collect();
+        jobs.extend(
+            std::mem::take(&mut self.pairs)
+                .into_iter()
+                .map(|(link, pairs)| Job::Links(link, pairs)),
+        );
+        jobs.push(Job::Search(std::mem::take(&mut self.postings)));
+        jobs.sort_by_key(|job| job.cost(&self.tables));
+        let queue = std::sync::Mutex::new(jobs);
         let this = &self;
-        let (first, second) = std::thread::scope(|scope| {
-            let records = scope.spawn(|| -> Result<Totals, StoreError> {
-                let mut totals = Totals::default();
-                this.write_records(&orders, &mut totals)?;
-                tracing::debug!(elapsed = ?started.elapsed(), "wrote records");
-                this.write_orders(&orders, &mut totals)?;
-                tracing::debug!(elapsed = ?started.elapsed(), "wrote orders");
-                Ok(totals)
-            });
+        let orders = &orders;
+        let work = || -> Result<Totals, StoreError> {
             let mut totals = Totals::default();
-            let indexes = this
-                .write_links(pairs, &orders, &mut totals)
-                .and_then(|()| {
-                    tracing::debug!(elapsed = ?started.elapsed(), "wrote links");
-                    this.write_search(postings, &orders, &mut totals)
-                })
-                .map(|()| totals);
-            tracing::debug!(elapsed = ?started.elapsed(), "wrote search postings");
-            let records = records
+            loop {
+                let job = match queue.lock() {
+                    Ok(mut queue) => queue.pop(),
+                    // A worker panicked while popping: the scope re-raises its panic.
+                    Err(_) => None,
+                };
+                let Some(job) = job else {
+                    return Ok(totals);
+                };
+                let name = job.name();
+                let result = match job {
+                    Job::Records(kind) => this.write_records(kind, orders, &mut totals),
+                    Job::Orders(kind) => this.write_orders(kind, orders, &mut totals),
+                    Job::Links(link, pairs) => this.write_links(link, pairs, orders, &mut totals),
+                    Job::Search(postings) => this.write_search(postings, orders, &mut totals),
+                };
+                if let Err(error) = result {
+                    // Stop the other worker too: the import failed.
+                    if let Ok(mut queue) = queue.lock() {
+                        queue.clear();
+                    }
+                    return Err(error);
+                }
+                tracing::debug!(elapsed = ?started.elapsed(), tree = %name, "wrote");
+            }
+        };
+        let (first, second) = std::thread::scope(|scope| {
+            let other = scope.spawn(work);
+            let mine = work();
+            let other = other
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (records, indexes)
+            (mine, other)
         });
         let mut totals = first?;
         totals.absorb(second?);
@@ -520,13 +786,16 @@ impl Importer<'_> {
     }
 
     fn resolve_pending(&mut self) -> Result<(), StoreError> {
-        for (link, owner, target) in std::mem::take(&mut self.pending) {
+        let targets = std::mem::take(&mut self.pending_targets);
+        for (at, (link, owner)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let (owner_kind, target_kind) = link.ends();
-            let linked = *self.numbers[kind_index(target_kind)]
-                .get(&target)
+            let target_index = kind_index(target_kind);
+            let target = targets.get(at as u32);
+            let linked = self.numbers[target_index]
+                .find(&self.tables[target_index].ids, target)
                 .ok_or_else(|| StoreError::Dangling {
                     tree: link.tree(),
-                    id: target.to_string(),
+                    id: utf8(target).into_owned(),
                     target: keys::record_tree(target_kind).to_owned(),
                 })?;
             debug_assert!(owner_kind != target_kind || owner != linked);
@@ -535,104 +804,103 @@ impl Importer<'_> {
                 .or_default()
                 .push(u64::from(owner) << 32 | u64::from(linked));
         }
-        // The id maps are only needed to resolve links; free them before writing.
+        // The id and token indexes are only needed while reading; free them before
+        // writing.
         self.numbers = Default::default();
-        self.tokens = FastMap::default();
+        self.tokens = ArenaIndex::default();
+        self.record_tokens = Vec::new();
         Ok(())
     }
 
-    fn value(&self, kind: usize, number: u32) -> Result<Vec<u8>, StoreError> {
-        let (offset, len) = self.tables[kind].spooled[number as usize];
-        let mut value = vec![0; len as usize];
-        read_at(self.spool.get_ref(), &mut value, offset)
-            .map_err(|source| spool_error(&self.spool_path, source))?;
-        Ok(value)
-    }
-
-    fn write_records(&self, orders: &[Orders], totals: &mut Totals) -> Result<(), StoreError> {
-        for kind in RecordKind::ALL {
-            let index = kind_index(kind);
-            let name = keys::record_tree(kind);
-            let mut writer = packed::Writer::new(&self.store.inner.records[&kind]);
-            for &number in &orders[index].by_id {
-                let value = self.value(index, number)?;
-                writer
-                    .push(self.tables[index].ids.get(number), &value)
-                    .map_err(|source| packed_error(name, source))?;
-            }
-            let (entries, bytes) = writer
-                .finish()
-                .map_err(|source| packed_error(name, source))?;
-            totals.records += entries;
-            totals.logical_bytes += bytes;
-        }
-        Ok(())
-    }
-
-    fn write_orders(&self, orders: &[Orders], totals: &mut Totals) -> Result<(), StoreError> {
-        for kind in RecordKind::ALL {
-            let index = kind_index(kind);
-            let name = keys::order_tree(kind);
-            let table = &self.tables[index];
-            let mut writer = packed::Writer::new(&self.store.inner.orders[&kind]);
-            for &number in &orders[index].by_sort_key {
-                writer
-                    .push(table.sort_keys.get(number), table.ids.get(number))
-                    .map_err(|source| packed_error(name, source))?;
-            }
-            let (entries, bytes) = writer
-                .finish()
-                .map_err(|source| packed_error(name, source))?;
-            totals.count(keys::count_key(name, None), entries);
-            totals.index(entries, bytes);
-        }
-        Ok(())
-    }
-
-    /// Both directions of every relationship, deduplicated, with the counts of long lists.
-    fn write_links(
+    fn write_records(
         &self,
-        mut all_pairs: HashMap<Link, Vec<u64>>,
+        kind: RecordKind,
         orders: &[Orders],
         totals: &mut Totals,
     ) -> Result<(), StoreError> {
-        let mut forward: Vec<Link> = all_pairs.keys().copied().collect();
-        forward.sort();
-        for link in forward {
-            let mut pairs = all_pairs.remove(&link).unwrap_or_default();
-            for (direction, swapped) in [(link, false), (link.reverse(), true)] {
-                let (owner_kind, linked_kind) = direction.ends();
-                let (owner_orders, linked_orders) = (
-                    &orders[kind_index(owner_kind)],
-                    &orders[kind_index(linked_kind)],
-                );
-                // Rewrite each pair as `owner id rank << 32 | linked sort rank`: sorting
-                // the numbers sorts the keys.
-                for pair in pairs.iter_mut() {
-                    let (first, second) = ((*pair >> 32) as u32, *pair as u32);
-                    let (owner, linked) = if swapped {
-                        (second, first)
-                    } else {
-                        (first, second)
-                    };
-                    *pair = u64::from(owner_orders.id_rank[owner as usize]) << 32
-                        | u64::from(linked_orders.sort_rank[linked as usize]);
-                }
-                pairs.sort_unstable();
-                pairs.dedup();
-                self.write_link_tree(direction, &pairs, owner_orders, linked_orders, totals)?;
-                // Back to record numbers, in the stated direction, for the reverse pass.
-                for pair in pairs.iter_mut() {
-                    let owner = owner_orders.by_id[(*pair >> 32) as usize];
-                    let linked = linked_orders.by_sort_key[*pair as u32 as usize];
-                    let (first, second) = if swapped {
-                        (linked, owner)
-                    } else {
-                        (owner, linked)
-                    };
-                    *pair = u64::from(first) << 32 | u64::from(second);
-                }
+        let index = kind_index(kind);
+        let name = keys::record_tree(kind);
+        let table = &self.tables[index];
+        let spool = self.spool.get_ref();
+        let mut writer = packed::Writer::new(&self.store.inner.records[&kind]);
+        let mut value = Vec::new();
+        for &number in &orders[index].by_id {
+            let (offset, len) = table.spooled[number as usize];
+            value.resize(len as usize, 0);
+            read_at(spool, &mut value, offset)
+                .map_err(|source| spool_error(&self.spool_path, source))?;
+            writer
+                .push(table.ids.get(number), &value)
+                .map_err(|source| packed_error(name, source))?;
+        }
+        let (entries, bytes) = writer
+            .finish()
+            .map_err(|source| packed_error(name, source))?;
+        totals.records += entries;
+        totals.logical_bytes += bytes;
+        Ok(())
+    }
+
+    fn write_orders(
+        &self,
+        kind: RecordKind,
+        orders: &[Orders],
+        totals: &mut Totals,
+    ) -> Result<(), StoreError> {
+        let index = kind_index(kind);
+        let name = keys::order_tree(kind);
+        let table = &self.tables[index];
+        let mut writer = packed::Writer::new(&self.store.inner.orders[&kind]);
+        for &number in &orders[index].by_sort_key {
+            writer
+                .push(table.sort_keys.get(number), table.ids.get(number))
+                .map_err(|source| packed_error(name, source))?;
+        }
+        let (entries, bytes) = writer
+            .finish()
+            .map_err(|source| packed_error(name, source))?;
+        totals.count(keys::count_key(name, None), entries);
+        totals.index(entries, bytes);
+        Ok(())
+    }
+
+    /// Both directions of one relationship, deduplicated, with the counts of long lists.
+    fn write_links(
+        &self,
+        link: Link,
+        mut pairs: Blocks,
+        orders: &[Orders],
+        totals: &mut Totals,
+    ) -> Result<(), StoreError> {
+        for (direction, swapped) in [(link, false), (link.reverse(), true)] {
+            let (owner_kind, linked_kind) = direction.ends();
+            let (owner_orders, linked_orders) = (
+                &orders[kind_index(owner_kind)],
+                &orders[kind_index(linked_kind)],
+            );
+            // Rewrite each pair as `owner id rank << 32 | linked sort rank`: sorting the
+            // numbers sorts the keys.
+            pairs.for_each_mut(|pair| {
+                let (first, second) = ((*pair >> 32) as u32, *pair as u32);
+                let (owner, linked) = if swapped {
+                    (second, first)
+                } else {
+                    (first, second)
+                };
+                *pair = u64::from(owner_orders.id_rank[owner as usize]) << 32
+                    | u64::from(linked_orders.sort_rank[linked as usize]);
+            });
+            pairs.sort();
+            self.write_link_tree(direction, &pairs, owner_orders, linked_orders, totals)?;
+            if swapped {
+                break;
             }
+            // Back to record numbers, in the stated direction, for the reverse pass.
+            pairs.for_each_mut(|pair| {
+                let owner = owner_orders.by_id[(*pair >> 32) as usize];
+                let linked = linked_orders.by_sort_key[*pair as u32 as usize];
+                *pair = u64::from(owner) << 32 | u64::from(linked);
+            });
         }
         Ok(())
     }
@@ -640,7 +908,7 @@ impl Importer<'_> {
     fn write_link_tree(
         &self,
         link: Link,
-        pairs: &[u64],
+        pairs: &Blocks,
         owner_orders: &Orders,
         linked_orders: &Orders,
         totals: &mut Totals,
@@ -654,7 +922,7 @@ impl Importer<'_> {
         let mut writer = packed::Writer::new(&self.store.inner.links[&link]);
         let mut key = Vec::new();
         let mut run: Option<(u32, u64)> = None;
-        for &pair in pairs {
+        for pair in pairs.merged() {
             let owner = owner_orders.by_id[(pair >> 32) as usize];
             let linked = linked_orders.by_sort_key[pair as u32 as usize];
             match &mut run {
@@ -667,11 +935,14 @@ impl Importer<'_> {
                         );
                     }
                     run = Some((owner, 1));
+                    // A new owner: the key starts afresh.
+                    key.clear();
+                    key.extend_from_slice(owners.ids.get(owner));
+                    key.push(keys::SEPARATOR);
                 }
             }
-            key.clear();
-            key.extend_from_slice(owners.ids.get(owner));
-            key.push(keys::SEPARATOR);
+            let prefix = owners.ids.get(owner).len() + 1;
+            key.truncate(prefix);
             key.extend_from_slice(linked_table.sort_keys.get(linked));
             writer
                 .push(&key, linked_table.ids.get(linked))
@@ -692,7 +963,7 @@ impl Importer<'_> {
 
     fn write_search(
         &self,
-        postings: Vec<(u32, u8, u32)>,
+        mut postings: Blocks,
         orders: &[Orders],
         totals: &mut Totals,
     ) -> Result<(), StoreError> {
@@ -702,25 +973,25 @@ impl Importer<'_> {
             .iter()
             .map(|kind| keys::kind_tag(*kind))
             .collect();
-        // Posting keys sort by token, kind tag, then id: pack the three ranks into one
-        // number. Kind tags follow `RecordKind::ALL`'s order.
-        let mut postings: Vec<u64> = postings
-            .into_iter()
-            .map(|(token, kind, number)| {
-                u64::from(token_rank[token as usize]) << 32
-                    | u64::from(kind) << 29
-                    | u64::from(orders[kind as usize].id_rank[number as usize])
-            })
-            .collect();
-        postings.sort_unstable();
-        postings.dedup();
+        // Posting keys sort by token, kind tag, then id: rewrite each posting's token and
+        // record numbers as ranks. Kind tags follow `RecordKind::ALL`'s order.
+        postings.for_each_mut(|posting| {
+            let token = (*posting >> 32) as usize;
+            let kind = ((*posting >> 29) & 0b111) as usize;
+            let number = (*posting & RECORD_MASK) as usize;
+            *posting = u64::from(token_rank[token]) << 32
+                | (kind as u64) << 29
+                | u64::from(orders[kind].id_rank[number]);
+        });
+        drop(token_rank);
+        postings.sort();
         let mut writer = packed::Writer::new(&self.store.inner.search);
         let mut key = Vec::new();
         let mut run: Option<(u32, u64)> = None;
-        for posting in postings {
+        for posting in postings.merged() {
             let token = token_order[(posting >> 32) as usize];
             let kind = ((posting >> 29) & 0b111) as usize;
-            let number = orders[kind].by_id[(posting & ((1 << 29) - 1)) as usize];
+            let number = orders[kind].by_id[(posting & RECORD_MASK) as usize];
             match &mut run {
                 Some((current, length)) if *current == token => *length += 1,
                 _ => {
@@ -759,6 +1030,36 @@ impl Importer<'_> {
             .map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
         totals.index(entries, bytes);
         Ok(())
+    }
+}
+
+/// One tree (or both directions of one relationship) for a writer thread.
+enum Job {
+    Records(RecordKind),
+    Orders(RecordKind),
+    Links(Link, Blocks),
+    Search(Blocks),
+}
+
+impl Job {
+    fn name(&self) -> String {
+        match self {
+            Job::Records(kind) => keys::record_tree(*kind).to_owned(),
+            Job::Orders(kind) => keys::order_tree(*kind).to_owned(),
+            Job::Links(link, _) => link.tree(),
+            Job::Search(_) => keys::SEARCH_TREE.to_owned(),
+        }
+    }
+
+    /// A rough cost, in entries written: jobs are taken largest first.
+    fn cost(&self, tables: &[Table; 6]) -> usize {
+        match self {
+            // A record is a larger value, read back from the spool.
+            Job::Records(kind) => 3 * tables[kind_index(*kind)].ids.len(),
+            Job::Orders(kind) => tables[kind_index(*kind)].ids.len(),
+            Job::Links(_, pairs) => 2 * pairs.len(),
+            Job::Search(postings) => postings.len(),
+        }
     }
 }
 
@@ -805,5 +1106,78 @@ impl Totals {
         if length > MAX_CHUNK_ENTRIES as u64 {
             self.counts.push((key, length));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tokenizer_makes_the_tokens_search_makes() {
+        let texts = [
+            "Jalal-Abad",
+            "Kyrgyzstan\u{2019}s Kant, 2003!",
+            "a Su-27 at Mailuu-Suu",
+            "ΣΟΦΟΣ-ΣΑΣ Σ-Σ İstanbul-İzmir ĞÜŞ",
+            "--x--y-- 'a' b-c-d x‐y‑z ÀÉÎ-õü 1-2 ab- -ab a",
+            "Ǆemal ǅ ß-SS ﬁne-ﬂow Ⅻ-Ⅳ ٣٤-٥ 中文-字 e\u{301}-x",
+            "",
+            "   ",
+        ];
+        let mut tokenizer = Tokenizer::default();
+        for text in texts {
+            let mut made = Vec::new();
+            tokenizer.tokens(text, &mut |token| made.push(token.to_owned()));
+            let mut expected = super::super::search::tokenize(text);
+            made.sort();
+            expected.sort();
+            assert_eq!(made, expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_arena_index_finds_every_item_and_no_other() {
+        let mut arena = Arena::default();
+        let mut index = ArenaIndex::default();
+        assert_eq!(index.find(&arena, b"x"), None);
+        for n in 0..10_000u32 {
+            let number = arena.push(format!("id-{n}").as_bytes());
+            index.insert(&arena, number);
+        }
+        for n in 0..10_000u32 {
+            assert_eq!(index.find(&arena, format!("id-{n}").as_bytes()), Some(n));
+        }
+        assert_eq!(index.find(&arena, b"id-10000"), None);
+        assert_eq!(index.find(&arena, b""), None);
+        // An equal item indexed again replaces the first, as a map's insert does.
+        let again = arena.push(b"id-7");
+        index.insert(&arena, again);
+        assert_eq!(index.find(&arena, b"id-7"), Some(again));
+        assert_eq!(index.len, 10_000);
+    }
+
+    #[test]
+    fn blocks_merge_sorted_without_repeats() {
+        let mut blocks = Blocks::default();
+        let mut expected = Vec::new();
+        let mut state = 7u64;
+        for _ in 0..(BLOCK * 2 + 1000) {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let number = state >> 44;
+            blocks.push(number);
+            expected.push(number);
+        }
+        assert_eq!(blocks.blocks.len(), 3);
+        assert_eq!(blocks.len(), expected.len());
+        blocks.for_each_mut(|number| *number += 1);
+        blocks.sort();
+        expected.iter_mut().for_each(|number| *number += 1);
+        expected.sort_unstable();
+        expected.dedup();
+        assert_eq!(blocks.merged().collect::<Vec<_>>(), expected);
+        assert_eq!(Blocks::default().merged().next(), None);
     }
 }

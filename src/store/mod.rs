@@ -81,6 +81,8 @@ pub enum StoreError {
         key: String,
         source: CodecError,
     },
+    #[error("the import cannot hold more than {limit} {what}")]
+    TooLarge { what: String, limit: u64 },
     #[error("index tree `{tree}` names `{id}`, which is not in `{target}`")]
     Dangling {
         tree: String,
