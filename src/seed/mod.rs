@@ -619,28 +619,31 @@ impl PendingReferences {
 }
 
 /// A set of ids, compact: a large seed holds a million incident ids while it is read. Ids
-/// lie end to end in one buffer, and an open-addressing table holds their numbers (4
-/// bytes a slot, where a `HashSet<Box<str>>` costs 16 and a heap allocation per id).
-/// The ids are the seed's own, not a client's: a fast unkeyed hash (FxHash) is safe.
+/// lie end to end in one buffer, and an open-addressing table holds their numbers with
+/// 32 bits of their hash (8 bytes a slot, where a `HashSet<Box<str>>` costs 16 and a
+/// heap allocation per id). The ids are the seed's own, not a client's: a fast unkeyed
+/// hash (FxHash) is safe.
 #[derive(Default)]
 struct IdSet {
     text: String,
-    /// Where each id ends in `text`.
-    ends: Vec<usize>,
-    /// `id number + 1`, or 0 for an empty slot; the length is a power of two (or zero).
-    slots: Vec<u32>,
+    /// Where each id ends in `text`: 4 bytes an id, so at most 4 GiB of ids (a seed
+    /// past that is refused, see `insert`).
+    ends: Vec<u32>,
+    /// `hash >> 32 << 32 | (id number + 1)`, or 0 for an empty slot; the length is a
+    /// power of two (or zero), at most half full.
+    slots: Vec<u64>,
 }
 
 impl IdSet {
-    fn id(&self, number: usize) -> &str {
+    fn id(&self, number: usize) -> &[u8] {
         let start = number.checked_sub(1).map_or(0, |before| self.ends[before]);
-        &self.text[start..self.ends[number]]
+        &self.text.as_bytes()[start as usize..self.ends[number] as usize]
     }
 
-    fn hash(id: &str) -> usize {
+    fn hash(id: &[u8]) -> u64 {
         const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
         let mut hash = 0u64;
-        let mut chunks = id.as_bytes().chunks_exact(8);
+        let mut chunks = id.chunks_exact(8);
         for chunk in &mut chunks {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
@@ -649,46 +652,66 @@ impl IdSet {
         for &byte in chunks.remainder() {
             hash = (hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(SEED);
         }
-        // The multiply leaves its best bits at the top.
-        (hash ^ (hash >> 29)).rotate_left(20) as usize
+        // Mix the top bits, FxHash's best, into the low ones (MurmurHash3's finalizer).
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        hash ^ (hash >> 33)
     }
 
-    /// The slot holding `id`, or the empty slot where it would go.
-    fn slot(&self, id: &str) -> usize {
+    /// The slot holding `id` (of hash `hash`), or the empty slot where it would go.
+    fn slot(&self, id: &[u8], hash: u64) -> usize {
         let mask = self.slots.len() - 1;
-        let mut slot = Self::hash(id) & mask;
+        let tag = hash >> 32 << 32;
+        let mut slot = hash as usize & mask;
         loop {
             match self.slots[slot] {
                 0 => return slot,
-                stored if self.id(stored as usize - 1) == id => return slot,
+                stored
+                    if stored >> 32 << 32 == tag && self.id((stored as u32 - 1) as usize) == id =>
+                {
+                    return slot
+                }
                 _ => slot = (slot + 1) & mask,
             }
         }
     }
 
     fn contains(&self, id: &str) -> bool {
-        !self.slots.is_empty() && self.slots[self.slot(id)] != 0
+        !self.slots.is_empty()
+            && self.slots[self.slot(id.as_bytes(), Self::hash(id.as_bytes()))] != 0
     }
 
     /// Adds `id`; false when it was there already.
     fn insert(&mut self, id: &str) -> bool {
-        if (self.ends.len() + 1) * 4 > self.slots.len() * 3 {
+        if (self.ends.len() + 1) * 2 > self.slots.len() {
             let size = (self.slots.len() * 2).max(64);
             let old = std::mem::replace(&mut self.slots, vec![0; size]);
+            let mask = size - 1;
             for stored in old.into_iter().filter(|stored| *stored != 0) {
-                let slot = self.slot(self.id(stored as usize - 1));
+                let hash = Self::hash(self.id((stored as u32 - 1) as usize));
+                let mut slot = hash as usize & mask;
+                while self.slots[slot] != 0 {
+                    slot = (slot + 1) & mask;
+                }
                 self.slots[slot] = stored;
             }
         }
-        let slot = self.slot(id);
+        let hash = Self::hash(id.as_bytes());
+        let slot = self.slot(id.as_bytes(), hash);
         if self.slots[slot] != 0 {
             return false;
         }
-        // More ids than a u32 numbers would not fit in memory first; saturate rather
-        // than wrap all the same.
-        self.slots[slot] = u32::try_from(self.ends.len() + 1).unwrap_or(u32::MAX);
+        let (Ok(number), Ok(end)) = (
+            u32::try_from(self.ends.len() + 1),
+            u32::try_from(self.text.len() + id.len()),
+        ) else {
+            // Past 4 GiB of ids: counted as a repeat, so the seed is refused with a
+            // problem rather than misread.
+            return false;
+        };
+        self.slots[slot] = hash >> 32 << 32 | u64::from(number);
         self.text.push_str(id);
-        self.ends.push(self.text.len());
+        self.ends.push(end);
         true
     }
 }

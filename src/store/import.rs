@@ -143,20 +143,31 @@ fn spool_error(path: &std::path::Path, source: std::io::Error) -> StoreError {
 #[derive(Default)]
 struct Arena {
     bytes: Vec<u8>,
-    ends: Vec<usize>,
+    /// 4 bytes an item: a seed's ids, sort keys and tokens together stay far below 4 GiB.
+    ends: Vec<u32>,
+    /// Set when an item did not fit below 4 GiB (it was stored empty): the import fails.
+    full: bool,
 }
 
 impl Arena {
     fn push(&mut self, item: &[u8]) -> u32 {
-        self.bytes.extend_from_slice(item);
-        self.ends.push(self.bytes.len());
+        match u32::try_from(self.bytes.len() + item.len()) {
+            Ok(end) => {
+                self.bytes.extend_from_slice(item);
+                self.ends.push(end);
+            }
+            Err(_) => {
+                self.full = true;
+                self.ends.push(self.bytes.len() as u32);
+            }
+        }
         (self.ends.len() - 1) as u32
     }
 
     fn get(&self, index: u32) -> &[u8] {
         let index = index as usize;
         let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
-        &self.bytes[start..self.ends[index]]
+        &self.bytes[start as usize..self.ends[index] as usize]
     }
 
     fn len(&self) -> usize {
@@ -176,8 +187,8 @@ impl Arena {
 struct Table {
     ids: Arena,
     sort_keys: Arena,
-    /// Where the encoded value lies in the spool.
-    spooled: Vec<(u64, u32)>,
+    /// Where the encoded value lies in the spool: `offset << 24 | length`.
+    spooled: Vec<u64>,
 }
 
 /// A table's record numbers in id order and in sort-key order, and the inverse (ranks).
@@ -325,14 +336,22 @@ impl Linked for Incident {
 /// Record numbers take the low 29 bits of a posting (above them, 3 bits of kind).
 const MAX_RECORDS_PER_KIND: u32 = 1 << 29;
 const RECORD_MASK: u64 = (1 << 29) - 1;
+/// A spooled record's length takes the low 24 bits of its place (16 MiB), its offset the
+/// other 40 (1 TiB).
+const SPOOL_LENGTH_BITS: u32 = 24;
+/// Token numbers take the high 32 bits of a posting, and `ArenaIndex` stores them plus one
+/// in 32 bits.
+const MAX_TOKENS: usize = u32::MAX as usize - 1;
 
 /// A hash index over an arena's items, by content: finds an item's number without a
 /// second copy of its bytes (a `HashMap<Box<str>, u32>` costs a heap allocation and a
-/// 24-byte slot per item; this, a 4-byte slot). Open addressing, linear probing.
+/// 24-byte slot per item; this, 8 bytes: the number and 32 bits of the hash, so a probe
+/// rarely reads the arena). Open addressing, linear probing, at most half full.
 #[derive(Default)]
 struct ArenaIndex {
-    /// `number + 1`, or 0 for an empty slot; the length is a power of two (or zero).
-    slots: Vec<u32>,
+    /// `hash >> 32 << 32 | (number + 1)`, or 0 for an empty slot; the length is a power
+    /// of two (or zero).
+    slots: Vec<u64>,
     len: usize,
 }
 
@@ -340,19 +359,24 @@ impl ArenaIndex {
     fn hash(bytes: &[u8]) -> u64 {
         let mut hasher = FxHasher::default();
         std::hash::Hasher::write(&mut hasher, bytes);
-        // The multiply leaves its best bits at the top; spread them down too.
-        let hash = std::hash::Hasher::finish(&hasher);
-        hash ^ (hash >> 29)
+        // Mix the top bits, FxHash's best, into the low ones (MurmurHash3's finalizer).
+        let mut hash = std::hash::Hasher::finish(&hasher);
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        hash ^ (hash >> 33)
     }
 
-    /// The slot holding `key`, or the empty slot where it would go.
-    fn slot(&self, arena: &Arena, key: &[u8]) -> usize {
+    /// The slot holding `key` (of hash `hash`), or the empty slot where it would go.
+    fn slot(&self, arena: &Arena, key: &[u8], hash: u64) -> usize {
         let mask = self.slots.len() - 1;
-        let mut slot = Self::hash(key).rotate_left(20) as usize & mask;
+        let tag = hash >> 32 << 32;
+        let mut slot = hash as usize & mask;
         loop {
             match self.slots[slot] {
                 0 => return slot,
-                stored if arena.get(stored - 1) == key => return slot,
+                stored if stored >> 32 << 32 == tag && arena.get(stored as u32 - 1) == key => {
+                    return slot
+                }
                 _ => slot = (slot + 1) & mask,
             }
         }
@@ -362,29 +386,35 @@ impl ArenaIndex {
         if self.slots.is_empty() {
             return None;
         }
-        match self.slots[self.slot(arena, key)] {
+        match self.slots[self.slot(arena, key, Self::hash(key))] {
             0 => None,
-            stored => Some(stored - 1),
+            stored => Some(stored as u32 - 1),
         }
     }
 
     /// Indexes item `number` of `arena`; an equal item indexed before is replaced.
     fn insert(&mut self, arena: &Arena, number: u32) {
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
+        if (self.len + 1) * 2 > self.slots.len() {
             self.grow(arena);
         }
-        let slot = self.slot(arena, arena.get(number));
+        let key = arena.get(number);
+        let hash = Self::hash(key);
+        let slot = self.slot(arena, key, hash);
         if self.slots[slot] == 0 {
             self.len += 1;
         }
-        self.slots[slot] = number + 1;
+        self.slots[slot] = hash >> 32 << 32 | (u64::from(number) + 1);
     }
 
     fn grow(&mut self, arena: &Arena) {
         let size = (self.slots.len() * 2).max(64);
         let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let mask = size - 1;
         for stored in old.into_iter().filter(|stored| *stored != 0) {
-            let slot = self.slot(arena, arena.get(stored - 1));
+            let mut slot = Self::hash(arena.get(stored as u32 - 1)) as usize & mask;
+            while self.slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
             self.slots[slot] = stored;
         }
     }
@@ -577,7 +607,16 @@ impl Importer<'_> {
                 limit: u64::from(MAX_RECORDS_PER_KIND),
             });
         }
-        table.spooled.push((self.spool_len, value.len() as u32));
+        if value.len() >= 1 << SPOOL_LENGTH_BITS || self.spool_len >= 1 << (64 - SPOOL_LENGTH_BITS)
+        {
+            return Err(StoreError::TooLarge {
+                what: "bytes in one record, or 1 TiB of records".to_owned(),
+                limit: 1 << SPOOL_LENGTH_BITS,
+            });
+        }
+        table
+            .spooled
+            .push(self.spool_len << SPOOL_LENGTH_BITS | value.len() as u64);
         self.spool_len += value.len() as u64;
         table.sort_keys.push(&record.sort_key());
         if R::KIND != RecordKind::Incident {
@@ -617,6 +656,22 @@ impl Importer<'_> {
                     }
                 };
                 record_tokens.push(number);
+            });
+        }
+        if self.tables[kind].ids.full
+            || self.tables[kind].sort_keys.full
+            || token_text.full
+            || self.pending_targets.full
+        {
+            return Err(StoreError::TooLarge {
+                what: "bytes of ids, sort keys or search tokens".to_owned(),
+                limit: u64::from(u32::MAX),
+            });
+        }
+        if token_text.len() >= MAX_TOKENS {
+            return Err(StoreError::TooLarge {
+                what: "distinct search tokens".to_owned(),
+                limit: MAX_TOKENS as u64,
             });
         }
         record_tokens.sort_unstable();
@@ -825,7 +880,11 @@ impl Importer<'_> {
         let mut writer = packed::Writer::new(&self.store.inner.records[&kind]);
         let mut value = Vec::new();
         for &number in &orders[index].by_id {
-            let (offset, len) = table.spooled[number as usize];
+            let spooled = table.spooled[number as usize];
+            let (offset, len) = (
+                spooled >> SPOOL_LENGTH_BITS,
+                spooled & ((1 << SPOOL_LENGTH_BITS) - 1),
+            );
             value.resize(len as usize, 0);
             read_at(spool, &mut value, offset)
                 .map_err(|source| spool_error(&self.spool_path, source))?;
