@@ -211,7 +211,9 @@ impl<'a> KeyRange<'a> {
 }
 
 /// The entries of a list that `Store::scan` yields, in the order asked for.
-pub enum Scan<'a> {
+pub struct Scan<'a>(Scanning<'a>);
+
+enum Scanning<'a> {
     /// From a list held in the read cache: `entries[next..end]`.
     Held {
         entries: Arc<[Entry]>,
@@ -239,12 +241,12 @@ impl Scan<'_> {
         };
         let next = position(range.lower, false);
         let end = position(range.upper, true).max(next);
-        Scan::Held {
+        Scan(Scanning::Held {
             entries,
             next,
             end,
             reverse,
-        }
+        })
     }
 }
 
@@ -252,8 +254,8 @@ impl Iterator for Scan<'_> {
     type Item = Result<Entry, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Scan::Held {
+        match &mut self.0 {
+            Scanning::Held {
                 entries,
                 next,
                 end,
@@ -271,8 +273,8 @@ impl Iterator for Scan<'_> {
                 };
                 Some(Ok(entries[at].clone()))
             }
-            Scan::Stored(entries) => entries.next(),
-            Scan::Failed(error) => error.take().map(Err),
+            Scanning::Stored(entries) => entries.next(),
+            Scanning::Failed(error) => error.take().map(Err),
         }
     }
 }
@@ -482,8 +484,10 @@ impl Store {
     pub fn scan<'a>(&'a self, list: &List, range: KeyRange<'_>, reverse: bool) -> Scan<'a> {
         match self.short_list(list) {
             Ok(Some(entries)) => Scan::held(entries, range, reverse),
-            Ok(None) => Scan::Stored(Box::new(self.scan_stored(list, range, reverse))),
-            Err(error) => Scan::Failed(Some(error)),
+            Ok(None) => Scan(Scanning::Stored(Box::new(
+                self.scan_stored(list, range, reverse),
+            ))),
+            Err(error) => Scan(Scanning::Failed(Some(error))),
         }
     }
 
