@@ -24,6 +24,7 @@ use crate::model::{
 
 use super::keys::{self, Link};
 use super::packed::{self, MAX_CHUNK_ENTRIES};
+use super::search::Tokenizer;
 use super::{
     codec, packed_error, sled_error, Manifest, Record, Store, StoreError, FORMAT_VERSION,
     META_FORMAT, META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
@@ -496,58 +497,6 @@ impl Iterator for Merged<'_> {
             }
         }
     }
-}
-
-/// Splits text into search tokens exactly as `search::tokenize` does (lowercased
-/// alphanumeric runs of two or more characters, a hyphenated word also joined up), into
-/// buffers it reuses: no allocation per token for ASCII text.
-#[derive(Default)]
-struct Tokenizer {
-    /// The word's parts, lowercased, end to end: the joined token.
-    joined: String,
-    ends: Vec<usize>,
-}
-
-impl Tokenizer {
-    fn tokens(&mut self, text: &str, token: &mut impl FnMut(&str)) {
-        let long_enough = |token: &str| token.chars().nth(1).is_some();
-        for word in text.split(|c: char| !(c.is_alphanumeric() || is_joiner(c))) {
-            self.joined.clear();
-            self.ends.clear();
-            for part in word.split(is_joiner).filter(|part| !part.is_empty()) {
-                if part.is_ascii() {
-                    self.joined.extend(
-                        part.bytes()
-                            .map(|byte| char::from(byte.to_ascii_lowercase())),
-                    );
-                } else {
-                    // `to_lowercase` of the part alone, as `tokenize` does (a final
-                    // sigma depends on where the part ends).
-                    self.joined.push_str(&part.to_lowercase());
-                }
-                self.ends.push(self.joined.len());
-            }
-            if self.ends.len() > 1 && long_enough(&self.joined) {
-                token(&self.joined);
-            }
-            let mut start = 0;
-            for &end in &self.ends {
-                let part = &self.joined[start..end];
-                if long_enough(part) {
-                    token(part);
-                }
-                start = end;
-            }
-        }
-    }
-}
-
-/// The characters that join the parts of a word, as in `search`.
-fn is_joiner(c: char) -> bool {
-    matches!(
-        c,
-        '-' | '\'' | '\u{2019}' | '\u{2018}' | '\u{2010}' | '\u{2011}'
-    )
 }
 
 /// An import in progress; see the module documentation.
@@ -1171,29 +1120,6 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_tokenizer_makes_the_tokens_search_makes() {
-        let texts = [
-            "Jalal-Abad",
-            "Kyrgyzstan\u{2019}s Kant, 2003!",
-            "a Su-27 at Mailuu-Suu",
-            "ΣΟΦΟΣ-ΣΑΣ Σ-Σ İstanbul-İzmir ĞÜŞ",
-            "--x--y-- 'a' b-c-d x‐y‑z ÀÉÎ-õü 1-2 ab- -ab a",
-            "Ǆemal ǅ ß-SS ﬁne-ﬂow Ⅻ-Ⅳ ٣٤-٥ 中文-字 e\u{301}-x",
-            "",
-            "   ",
-        ];
-        let mut tokenizer = Tokenizer::default();
-        for text in texts {
-            let mut made = Vec::new();
-            tokenizer.tokens(text, &mut |token| made.push(token.to_owned()));
-            let mut expected = super::super::search::tokenize(text);
-            made.sort();
-            expected.sort();
-            assert_eq!(made, expected, "{text:?}");
-        }
-    }
 
     #[test]
     fn the_arena_index_finds_every_item_and_no_other() {

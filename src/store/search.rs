@@ -11,19 +11,53 @@ use crate::model::{Agreement, Country, Facility, Incident, Location, Organizatio
 /// Splits text into search tokens, in order, with repeats.
 pub fn tokenize(text: &str) -> Vec<String> {
     let mut tokens = Vec::new();
-    for word in text.split(|c: char| !(c.is_alphanumeric() || is_joiner(c))) {
-        let parts: Vec<String> = word
-            .split(is_joiner)
-            .filter(|part| !part.is_empty())
-            .map(str::to_lowercase)
-            .collect();
-        if parts.len() > 1 {
-            tokens.push(parts.concat());
-        }
-        tokens.extend(parts);
-    }
-    tokens.retain(|token| token.chars().count() >= 2);
+    Tokenizer::default().tokens(text, &mut |token| tokens.push(token.to_owned()));
     tokens
+}
+
+/// Splits text into search tokens (lowercased alphanumeric runs of two or more
+/// characters, a hyphenated word also joined up, in order, with repeats), into buffers
+/// it reuses: no allocation per token for ASCII text. The import keeps one for every
+/// record it reads.
+#[derive(Default)]
+pub(super) struct Tokenizer {
+    /// The word's parts, lowercased, end to end: the joined token.
+    joined: String,
+    ends: Vec<usize>,
+}
+
+impl Tokenizer {
+    pub(super) fn tokens(&mut self, text: &str, token: &mut impl FnMut(&str)) {
+        let long_enough = |token: &str| token.chars().nth(1).is_some();
+        for word in text.split(|c: char| !(c.is_alphanumeric() || is_joiner(c))) {
+            self.joined.clear();
+            self.ends.clear();
+            for part in word.split(is_joiner).filter(|part| !part.is_empty()) {
+                if part.is_ascii() {
+                    self.joined.extend(
+                        part.bytes()
+                            .map(|byte| char::from(byte.to_ascii_lowercase())),
+                    );
+                } else {
+                    // `to_lowercase` of the part alone (a final sigma depends on where
+                    // the part ends).
+                    self.joined.push_str(&part.to_lowercase());
+                }
+                self.ends.push(self.joined.len());
+            }
+            if self.ends.len() > 1 && long_enough(&self.joined) {
+                token(&self.joined);
+            }
+            let mut start = 0;
+            for &end in &self.ends {
+                let part = &self.joined[start..end];
+                if long_enough(part) {
+                    token(part);
+                }
+                start = end;
+            }
+        }
+    }
 }
 
 /// The distinct tokens of a query; every one must match.
@@ -125,6 +159,46 @@ impl Searchable for Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rules written plainly, one `String` per part: what `Tokenizer`'s buffers and
+    /// ASCII fast path must reproduce.
+    fn tokenize_plainly(text: &str) -> Vec<String> {
+        let mut tokens = Vec::new();
+        for word in text.split(|c: char| !(c.is_alphanumeric() || is_joiner(c))) {
+            let parts: Vec<String> = word
+                .split(is_joiner)
+                .filter(|part| !part.is_empty())
+                .map(str::to_lowercase)
+                .collect();
+            if parts.len() > 1 {
+                tokens.push(parts.concat());
+            }
+            tokens.extend(parts);
+        }
+        tokens.retain(|token| token.chars().count() >= 2);
+        tokens
+    }
+
+    #[test]
+    fn the_tokenizer_makes_the_tokens_the_plain_rules_make() {
+        let texts = [
+            "Jalal-Abad",
+            "Kyrgyzstan\u{2019}s Kant, 2003!",
+            "a Su-27 at Mailuu-Suu",
+            "ΣΟΦΟΣ-ΣΑΣ Σ-Σ İstanbul-İzmir ĞÜŞ",
+            "--x--y-- 'a' b-c-d x‐y‑z ÀÉÎ-õü 1-2 ab- -ab a",
+            "Ǆemal ǅ ß-SS ﬁne-ﬂow Ⅻ-Ⅳ ٣٤-٥ 中文-字 e\u{301}-x",
+            "",
+            "   ",
+        ];
+        let mut tokenizer = Tokenizer::default();
+        for text in texts {
+            let mut made = Vec::new();
+            tokenizer.tokens(text, &mut |token| made.push(token.to_owned()));
+            assert_eq!(made, tokenize_plainly(text), "{text:?}");
+            assert_eq!(tokenize(text), made, "{text:?}");
+        }
+    }
 
     #[test]
     fn hyphenated_words_are_indexed_whole_and_in_parts() {
