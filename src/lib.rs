@@ -9,11 +9,13 @@
 //! - `graphiql`: the GraphiQL page and the files it loads, embedded by `build.rs`.
 //! - `http`: the axum router: `/graphql`, GraphiQL, probes, `/metrics`; graceful shutdown.
 //! - `metrics`: Prometheus counters and histogram in atomics, rendered for `/metrics`.
+//! - `arena`: compact byte-string sets and maps for reading and importing large seeds.
 //! - `lru`: the byte-bounded least-recently-used map behind every cache.
 //! - `generate`: synthetic seeds of any size, for benchmarks and scale tests.
 //! - `app`: opens or seeds the store and assembles the server, for `main` and the tests.
 
 pub mod app;
+mod arena;
 pub mod generate;
 pub mod graphiql;
 pub mod http;

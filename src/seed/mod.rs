@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::arena::{Arena, ArenaIndex};
 use crate::model::{Actor, Agreement, Country, Dataset, Facility, Incident, Organization, Person};
 use json::Reporter;
 
@@ -618,100 +619,32 @@ impl PendingReferences {
     }
 }
 
-/// A set of ids, compact: a large seed holds a million incident ids while it is read. Ids
-/// lie end to end in one buffer, and an open-addressing table holds their numbers with
-/// 32 bits of their hash (8 bytes a slot, where a `HashSet<Box<str>>` costs 16 and a
-/// heap allocation per id). The ids are the seed's own, not a client's: a fast unkeyed
-/// hash (FxHash) is safe.
+/// A set of ids, compact: a large seed holds a million incident ids while it is read.
+/// Ids lie end to end in one buffer and a hash index holds their numbers (`arena`):
+/// 8 bytes a slot, where a `HashSet<Box<str>>` costs 16 and a heap allocation per id.
 #[derive(Default)]
 struct IdSet {
-    text: String,
-    /// Where each id ends in `text`: 4 bytes an id, so at most 4 GiB of ids (a seed
-    /// past that is refused, see `insert`).
-    ends: Vec<u32>,
-    /// `hash >> 32 << 32 | (id number + 1)`, or 0 for an empty slot; the length is a
-    /// power of two (or zero), at most half full.
-    slots: Vec<u64>,
+    ids: Arena,
+    index: ArenaIndex,
 }
 
 impl IdSet {
-    fn id(&self, number: usize) -> &[u8] {
-        let start = number.checked_sub(1).map_or(0, |before| self.ends[before]);
-        &self.text.as_bytes()[start as usize..self.ends[number] as usize]
-    }
-
-    fn hash(id: &[u8]) -> u64 {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut hash = 0u64;
-        let mut chunks = id.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
-        }
-        for &byte in chunks.remainder() {
-            hash = (hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(SEED);
-        }
-        // Mix the top bits, FxHash's best, into the low ones (MurmurHash3's finalizer).
-        hash ^= hash >> 33;
-        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        hash ^ (hash >> 33)
-    }
-
-    /// The slot holding `id` (of hash `hash`), or the empty slot where it would go.
-    fn slot(&self, id: &[u8], hash: u64) -> usize {
-        let mask = self.slots.len() - 1;
-        let tag = hash >> 32 << 32;
-        let mut slot = hash as usize & mask;
-        loop {
-            match self.slots[slot] {
-                0 => return slot,
-                stored
-                    if stored >> 32 << 32 == tag && self.id((stored as u32 - 1) as usize) == id =>
-                {
-                    return slot
-                }
-                _ => slot = (slot + 1) & mask,
-            }
-        }
-    }
-
     fn contains(&self, id: &str) -> bool {
-        !self.slots.is_empty()
-            && self.slots[self.slot(id.as_bytes(), Self::hash(id.as_bytes()))] != 0
+        self.index.find(&self.ids, id.as_bytes()).is_some()
     }
 
     /// Adds `id`; false when it was there already.
     fn insert(&mut self, id: &str) -> bool {
-        if (self.ends.len() + 1) * 2 > self.slots.len() {
-            let size = (self.slots.len() * 2).max(64);
-            let old = std::mem::replace(&mut self.slots, vec![0; size]);
-            let mask = size - 1;
-            for stored in old.into_iter().filter(|stored| *stored != 0) {
-                let hash = Self::hash(self.id((stored as u32 - 1) as usize));
-                let mut slot = hash as usize & mask;
-                while self.slots[slot] != 0 {
-                    slot = (slot + 1) & mask;
-                }
-                self.slots[slot] = stored;
-            }
-        }
-        let hash = Self::hash(id.as_bytes());
-        let slot = self.slot(id.as_bytes(), hash);
-        if self.slots[slot] != 0 {
+        if self.contains(id) {
             return false;
         }
-        let (Ok(number), Ok(end)) = (
-            u32::try_from(self.ends.len() + 1),
-            u32::try_from(self.text.len() + id.len()),
-        ) else {
+        let number = self.ids.push(id.as_bytes());
+        if self.ids.full {
             // Past 4 GiB of ids: counted as a repeat, so the seed is refused with a
             // problem rather than misread.
             return false;
-        };
-        self.slots[slot] = hash >> 32 << 32 | u64::from(number);
-        self.text.push_str(id);
-        self.ends.push(end);
+        }
+        self.index.insert(&self.ids, number);
         true
     }
 }

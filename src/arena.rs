@@ -1,0 +1,182 @@
+//! Byte strings end to end in one buffer (`Arena`) and a hash index over them by content
+//! (`ArenaIndex`): the compact sets and maps of ids and tokens that reading a large seed
+//! (`seed`) and importing it (`store::import`) keep in memory, without a heap allocation
+//! or a second copy per item.
+
+/// The multiply-rotate hash rustc uses (FxHash): a few instructions per word, against
+/// SipHash's dozens, for the millions of lookups of reading and importing a large seed.
+/// Its keys are a seed's ids and tokens: no client picks them adversarially at request
+/// time, so a fast non-keyed hash is safe here.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        }
+        for &byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(SEED);
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.write(&[byte]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Byte strings end to end, with their ends: ids and sort keys without a heap
+/// allocation each.
+#[derive(Default)]
+pub(crate) struct Arena {
+    bytes: Vec<u8>,
+    /// 4 bytes an item: a seed's ids, sort keys and tokens together stay far below 4 GiB.
+    ends: Vec<u32>,
+    /// Set when an item did not fit below 4 GiB (it was stored empty): its owner must
+    /// refuse the data rather than misread it.
+    pub(crate) full: bool,
+}
+
+impl Arena {
+    pub(crate) fn push(&mut self, item: &[u8]) -> u32 {
+        match u32::try_from(self.bytes.len() + item.len()) {
+            Ok(end) => {
+                self.bytes.extend_from_slice(item);
+                self.ends.push(end);
+            }
+            Err(_) => {
+                self.full = true;
+                self.ends.push(self.bytes.len() as u32);
+            }
+        }
+        (self.ends.len() - 1) as u32
+    }
+
+    pub(crate) fn get(&self, index: u32) -> &[u8] {
+        let index = index as usize;
+        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.bytes[start as usize..self.ends[index] as usize]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Indexes in the byte order of their items.
+    pub(crate) fn sorted(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by(|a, b| self.get(*a).cmp(self.get(*b)));
+        order
+    }
+}
+
+/// A hash index over an arena's items, by content: finds an item's number without a
+/// second copy of its bytes (a `HashMap<Box<str>, u32>` costs a heap allocation and a
+/// 24-byte slot per item; this, 8 bytes: the number and 32 bits of the hash, so a probe
+/// rarely reads the arena). Open addressing, linear probing, at most half full.
+#[derive(Default)]
+pub(crate) struct ArenaIndex {
+    /// `hash >> 32 << 32 | (number + 1)`, or 0 for an empty slot; the length is a power
+    /// of two (or zero).
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl ArenaIndex {
+    fn hash(bytes: &[u8]) -> u64 {
+        let mut hasher = FxHasher::default();
+        std::hash::Hasher::write(&mut hasher, bytes);
+        // Mix the top bits, FxHash's best, into the low ones (MurmurHash3's finalizer).
+        let mut hash = std::hash::Hasher::finish(&hasher);
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        hash ^ (hash >> 33)
+    }
+
+    /// The slot holding `key` (of hash `hash`), or the empty slot where it would go.
+    fn slot(&self, arena: &Arena, key: &[u8], hash: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let tag = hash >> 32 << 32;
+        let mut slot = hash as usize & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return slot,
+                stored if stored >> 32 << 32 == tag && arena.get(stored as u32 - 1) == key => {
+                    return slot
+                }
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    pub(crate) fn find(&self, arena: &Arena, key: &[u8]) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        match self.slots[self.slot(arena, key, Self::hash(key))] {
+            0 => None,
+            stored => Some(stored as u32 - 1),
+        }
+    }
+
+    /// Indexes item `number` of `arena`; an equal item indexed before is replaced.
+    pub(crate) fn insert(&mut self, arena: &Arena, number: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow(arena);
+        }
+        let key = arena.get(number);
+        let hash = Self::hash(key);
+        let slot = self.slot(arena, key, hash);
+        if self.slots[slot] == 0 {
+            self.len += 1;
+        }
+        self.slots[slot] = hash >> 32 << 32 | (u64::from(number) + 1);
+    }
+
+    fn grow(&mut self, arena: &Arena) {
+        let size = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let mask = size - 1;
+        for stored in old.into_iter().filter(|stored| *stored != 0) {
+            let mut slot = Self::hash(arena.get(stored as u32 - 1)) as usize & mask;
+            while self.slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = stored;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arena_index_finds_every_item_and_no_other() {
+        let mut arena = Arena::default();
+        let mut index = ArenaIndex::default();
+        assert_eq!(index.find(&arena, b"x"), None);
+        for n in 0..10_000u32 {
+            let number = arena.push(format!("id-{n}").as_bytes());
+            index.insert(&arena, number);
+        }
+        for n in 0..10_000u32 {
+            assert_eq!(index.find(&arena, format!("id-{n}").as_bytes()), Some(n));
+        }
+        assert_eq!(index.find(&arena, b"id-10000"), None);
+        assert_eq!(index.find(&arena, b""), None);
+        // An equal item indexed again replaces the first, as a map's insert does.
+        let again = arena.push(b"id-7");
+        index.insert(&arena, again);
+        assert_eq!(index.find(&arena, b"id-7"), Some(again));
+        assert_eq!(index.len, 10_000);
+    }
+}
