@@ -13,6 +13,7 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response};
 use bytes::Bytes;
 
+use super::hooks::PlainTwin;
 use super::limits::Limits;
 use super::response_cache::{CacheKey, CacheUsage, ResponseCache};
 use super::AppSchema;
@@ -33,6 +34,9 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct Executor {
     schema: AppSchema,
+    /// The schema's twin without extensions, which answers queries (see `hooks`); `None`
+    /// when the schema was not built by `build_schema`.
+    plain: Option<PlainTwin>,
     /// Whose generation says whether a stored answer is still current.
     store: Store,
     /// `None` when the cache is off: then no key is computed and nothing is looked up.
@@ -123,6 +127,7 @@ impl Executor {
             _ => None,
         };
         Executor {
+            plain: schema.data::<PlainTwin>().cloned(),
             schema,
             store,
             cache,
@@ -161,53 +166,102 @@ impl Executor {
     /// only until the write ends: what any uncached request would read meanwhile.
     pub async fn execute(
         &self,
-        mut request: Request,
+        request: Request,
         lookup: Lookup,
     ) -> Result<Executed, ExecuteError> {
-        match self.prepare(&mut request, lookup) {
+        match self.prepare(lookup) {
             Err(body) => Ok(self.executed(Answer::Body(body), CacheOutcome::Hit, false)),
             Ok(pending) => {
-                let response = self.schema.execute(request).await;
-                self.finish(pending, response)
+                let (response, only_queries) = self.respond(request, pending.key.is_some()).await;
+                self.finish(pending, response, only_queries)
             }
         }
     }
 
     /// The hit's body, or what `finish` needs to store the answer of a miss (reading
     /// the store's generation, so call it just before executing).
-    fn prepare(&self, request: &mut Request, lookup: Lookup) -> Result<Pending, Bytes> {
+    fn prepare(&self, lookup: Lookup) -> Result<Pending, Bytes> {
         let cache = lookup.outcome();
         let key = match lookup {
             Lookup::Hit(body) => return Err(body),
             Lookup::Miss(key) => Some(key),
             Lookup::Off | Lookup::Bypass => None,
         };
-        let only_queries = key.as_ref().map(|_| {
-            let only_queries = Arc::new(OnlyQueries::default());
-            request.data.insert(only_queries.clone());
-            only_queries
-        });
         Ok(Pending {
             cache,
             key,
-            only_queries,
             generation: self.store.generation(),
         })
     }
 
+    /// Executes `request`: a query on the plain twin when it can take it, anything else
+    /// (and a query in which a field failed, again) on the schema itself. Also says
+    /// whether every operation of the request's document is a query, when `wants_types`
+    /// (else the answer is `false`).
+    async fn respond(&self, mut request: Request, wants_types: bool) -> (Response, bool) {
+        // The twin takes requests that carry nothing a second run could not be given:
+        // no uploads, no data of their own.
+        let Some(plain) = self
+            .plain
+            .as_ref()
+            .filter(|_| request.uploads.is_empty() && request.data.is_empty())
+        else {
+            return self.respond_with_hooks(request, wants_types).await;
+        };
+        let document = match plain.parse(&request.query, &request.variables) {
+            Ok(document) => document,
+            // Refused or malformed: the hooks word the error, in the schema's own way.
+            Err(_) => return self.respond_with_hooks(request, wants_types).await,
+        };
+        if !only_queries(&document) {
+            return self.respond_with_hooks(request, wants_types).await;
+        }
+        let mut again = Request::new(request.query.clone()).variables(request.variables.clone());
+        again.operation_name = request.operation_name.clone();
+        again.extensions = request.extensions.clone();
+        again.introspection_mode = request.introspection_mode;
+        request.set_parsed_query(document);
+        let response = plain.schema.execute(request).await;
+        if response.errors.iter().any(|error| !error.path.is_empty()) {
+            // A field failed: its error and nulls are the hooks' to shape.
+            return self.respond_with_hooks(again, wants_types).await;
+        }
+        (response, true)
+    }
+
+    /// Executes `request` on the schema with its hooks, which record whether the
+    /// document holds only queries when `wants_types`.
+    async fn respond_with_hooks(
+        &self,
+        mut request: Request,
+        wants_types: bool,
+    ) -> (Response, bool) {
+        let recorded = wants_types.then(|| {
+            let recorded = Arc::new(OnlyQueries::default());
+            request.data.insert(recorded.clone());
+            recorded
+        });
+        let response = self.schema.execute(request).await;
+        let only_queries = recorded.is_some_and(|recorded| recorded.0.load(Ordering::Acquire));
+        (response, only_queries)
+    }
+
     /// The executed request's answer, stored when it may be.
-    fn finish(&self, pending: Pending, response: Response) -> Result<Executed, ExecuteError> {
+    fn finish(
+        &self,
+        pending: Pending,
+        response: Response,
+        only_queries: bool,
+    ) -> Result<Executed, ExecuteError> {
         if !response.errors.is_empty() {
             return Ok(self.executed(Answer::Errors(response), pending.cache, false));
         }
         let body = Bytes::from(serde_json::to_vec(&response)?);
         let mut stored = false;
-        if let (Some(key), Some(only_queries), Some(cache)) =
-            (pending.key, pending.only_queries, &self.cache)
-        {
+        if let (Some(key), Some(cache)) = (pending.key, &self.cache) {
             // Answers carrying response extensions or HTTP headers are not plain data;
             // none of ours do today, and a cached body would lose the headers.
-            if only_queries.0.load(Ordering::Acquire)
+            if only_queries
                 && response.extensions.is_empty()
                 && response.http_headers.is_empty()
                 && self.store.generation() == pending.generation
@@ -249,8 +303,6 @@ struct Pending {
     cache: CacheOutcome,
     /// Where to store the answer; `None` when it must not be.
     key: Option<CacheKey>,
-    /// Set during the parse step when the document holds only queries.
-    only_queries: Option<Arc<OnlyQueries>>,
     /// The store's generation just before executing.
     generation: u64,
 }
@@ -262,13 +314,17 @@ struct OnlyQueries(AtomicBool);
 /// Tells the executor (when it asked, through the request's data) whether `document`
 /// holds only queries.
 pub(super) fn record_operation_types(ctx: &ExtensionContext<'_>, document: &ExecutableDocument) {
-    if let Some(only_queries) = ctx.data_opt::<Arc<OnlyQueries>>() {
-        let all = document
-            .operations
-            .iter()
-            .all(|(_, operation)| operation.node.ty == OperationType::Query);
-        only_queries.0.store(all, Ordering::Release);
+    if let Some(recorded) = ctx.data_opt::<Arc<OnlyQueries>>() {
+        recorded.0.store(only_queries(document), Ordering::Release);
     }
+}
+
+/// Whether every operation of `document` is a query.
+fn only_queries(document: &ExecutableDocument) -> bool {
+    document
+        .operations
+        .iter()
+        .all(|(_, operation)| operation.node.ty == OperationType::Query)
 }
 
 #[cfg(test)]
@@ -329,17 +385,20 @@ mod tests {
         let (executor, store, _dir) = empty_store_executor();
         let request = || Request::new("{ __typename }");
         for change_midway in [true, false] {
-            let mut midway = request();
+            let midway = request();
             let lookup = executor.lookup(&midway);
             assert_eq!(lookup.outcome(), CacheOutcome::Miss);
-            let pending = executor.prepare(&mut midway, lookup).expect("a miss");
-            let response = executor.schema.execute(midway).await;
+            let pending = executor.prepare(lookup).expect("a miss");
+            let (response, only_queries) = executor.respond(midway, true).await;
+            assert!(only_queries);
             if change_midway {
                 store
                     .import(&crate::model::Dataset::default(), "changed")
                     .expect("an import");
             }
-            let executed = executor.finish(pending, response).expect("an answer");
+            let executed = executor
+                .finish(pending, response, only_queries)
+                .expect("an answer");
             assert!(matches!(executed.answer, Answer::Body(_)));
             assert_eq!(executed.stored, !change_midway);
             let next = executor.lookup(&request()).outcome();

@@ -1,12 +1,22 @@
-//! The one extension the schema installs: the query guard's parse step (answered from a
-//! cache of parsed documents when it can), the executor's record of operation types, and
-//! spec-conformant field errors.
+//! The one extension the schema installs (the query guard's parse step, answered from a
+//! cache of parsed documents when it can; the executor's record of operation types;
+//! spec-conformant field errors), and the schema's plain twin, which installs none.
 //!
 //! Why one: async-graphql calls every installed extension around every resolved field
-//! (one boxed future each), whether or not it has a `resolve` hook of its own. Three
-//! extensions cost three per field; folded into one, the guard and the operation types
-//! cost nothing per field. (`limits::QueryGuard` installs the guard alone, for the
-//! benchmark's baseline.)
+//! (one boxed future each, plus two registry lookups for the field's type), whether or not
+//! it has a `resolve` hook of its own. Three extensions cost three per field; folded into
+//! one, the guard and the operation types cost nothing per field. (`limits::QueryGuard`
+//! installs the guard alone, for the benchmark's baseline.)
+//!
+//! Why a plain twin: only the field-error hook needs to run around every field, and it
+//! changes an answer only when a field fails. async-graphql skips its per-field extension
+//! path altogether when a schema has no extension, so the executor answers queries with a
+//! twin of the schema built without one: it runs the guard and the operation-type record
+//! itself, before executing, and hands the twin the parsed document. An answer in which a
+//! field failed is thrown away and the request run again on the schema with the hook,
+//! which shapes the errors as the specification says; a failure is rare, and a query
+//! changes nothing, so running it twice is safe. (A document holding a mutation never
+//! takes the twin.)
 //!
 //! Why a document cache: parsing is most of the fixed cost of a small query (async-graphql's
 //! parser is a pest grammar; about a third of the CPU time of a `node(id:)` lookup), and
@@ -28,6 +38,7 @@ use async_graphql::{Response, ServerError, ServerResult, Value, Variables};
 use super::executor::record_operation_types;
 use super::field_errors::RequestState;
 use super::limits::{parse_guarded_with, Limits};
+use super::AppSchema;
 use crate::lru::Lru;
 
 /// The bound on the parsed-document cache, in bytes of estimated document size.
@@ -44,11 +55,46 @@ pub struct SchemaHooks {
 }
 
 impl SchemaHooks {
+    /// Hooks with a document cache of their own.
+    #[cfg(test)]
     pub fn new(limits: Limits) -> SchemaHooks {
-        SchemaHooks {
+        SchemaHooks::sharing(limits, Arc::new(DocumentCache::new(DOCUMENT_CACHE_BYTES)))
+    }
+
+    /// Hooks that parse through `documents`, which a `PlainTwin` may share.
+    pub(super) fn sharing(limits: Limits, documents: Arc<DocumentCache>) -> SchemaHooks {
+        SchemaHooks { limits, documents }
+    }
+}
+
+/// The schema without extensions, and what its requests need done before executing: see
+/// the module's documentation. `build_schema` puts it into the schema's data, where the
+/// executor finds it.
+#[derive(Clone)]
+pub(super) struct PlainTwin {
+    pub(super) schema: AppSchema,
+    limits: Limits,
+    documents: Arc<DocumentCache>,
+}
+
+impl PlainTwin {
+    pub(super) fn new(schema: AppSchema, limits: Limits, documents: Arc<DocumentCache>) -> Self {
+        PlainTwin {
+            schema,
             limits,
-            documents: Arc::new(DocumentCache::new(DOCUMENT_CACHE_BYTES)),
+            documents,
         }
+    }
+
+    /// What the hooks' parse step does: the guard's checks around a (cached) parse.
+    pub(super) fn parse(
+        &self,
+        query: &str,
+        variables: &Variables,
+    ) -> ServerResult<ExecutableDocument> {
+        parse_guarded_with(query, variables, &self.limits, |query| {
+            self.documents.parse(query)
+        })
     }
 }
 
@@ -108,13 +154,13 @@ impl Extension for RequestHooks {
 }
 
 /// Parsed documents by their text, least recently used first out.
-struct DocumentCache {
+pub(super) struct DocumentCache {
     documents: Mutex<Lru<str, Arc<ExecutableDocument>>>,
     hits: AtomicU64,
 }
 
 impl DocumentCache {
-    fn new(max_bytes: usize) -> DocumentCache {
+    pub(super) fn new(max_bytes: usize) -> DocumentCache {
         DocumentCache {
             documents: Mutex::new(Lru::new(max_bytes)),
             hits: AtomicU64::new(0),

@@ -50,12 +50,21 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Builds the schema over an open, seeded store, refusing queries beyond `limits`. Run
 /// requests through an `Executor` over it, which may answer them from its cache.
+///
+/// The schema carries a twin without extensions (see `hooks`), which the executor runs
+/// queries on; both parse through one cache of documents.
 pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
+    let documents = Arc::new(hooks::DocumentCache::new(hooks::DOCUMENT_CACHE_BYTES));
+    let twin = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .data(store.clone())
+        .data(limits)
+        .finish();
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store)
         // For the executor, which applies the one limit on raw text before a cache lookup.
         .data(limits)
-        .extension(hooks::SchemaHooks::new(limits))
+        .data(hooks::PlainTwin::new(twin, limits, documents.clone()))
+        .extension(hooks::SchemaHooks::sharing(limits, documents))
         .finish()
 }
 
