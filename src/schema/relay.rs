@@ -55,16 +55,19 @@ pub struct Connection<N> {
     total_count: Arc<dyn Fn() -> Result<u64> + Send + Sync>,
 }
 
+/// Cursors are encoded only when a client asks for one: most queries select `nodes`.
 pub struct Edge<N> {
-    cursor: String,
+    /// The record's key in its list, which its cursor encodes.
+    key: Vec<u8>,
     node: N,
 }
 
 pub struct PageInfo {
     has_next_page: bool,
     has_previous_page: bool,
-    start_cursor: Option<String>,
-    end_cursor: Option<String>,
+    /// The keys of the page's first and last records.
+    start_key: Option<Vec<u8>>,
+    end_key: Option<Vec<u8>>,
 }
 
 /// A page of records from a list, in the list's order, with cursors to continue from.
@@ -102,8 +105,8 @@ impl<N: OutputType> TypeName for Connection<N> {
 impl<N: OutputType + Clone> Edge<N> {
     /// An opaque cursor for this record; pass it as `after` or `before` to page from here.
     /// Cursors come from record keys, not offsets, so they stay valid as records are added.
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self) -> String {
+        URL_SAFE_NO_PAD.encode(&self.key)
     }
 
     /// The record.
@@ -134,13 +137,15 @@ impl PageInfo {
     }
 
     /// The cursor of the first record of the page; null when the page is empty.
-    async fn start_cursor(&self) -> Option<&str> {
-        self.start_cursor.as_deref()
+    async fn start_cursor(&self) -> Option<String> {
+        self.start_key
+            .as_ref()
+            .map(|key| URL_SAFE_NO_PAD.encode(key))
     }
 
     /// The cursor of the last record of the page; null when the page is empty.
-    async fn end_cursor(&self) -> Option<&str> {
-        self.end_cursor.as_deref()
+    async fn end_cursor(&self) -> Option<String> {
+        self.end_key.as_ref().map(|key| URL_SAFE_NO_PAD.encode(key))
     }
 }
 
@@ -230,7 +235,7 @@ pub fn paginate<'s, N>(
         }
         if let Some(node) = load(&entry).map_err(internal)? {
             edges.push(Edge {
-                cursor: URL_SAFE_NO_PAD.encode(&entry.key),
+                key: entry.key,
                 node,
             });
         }
@@ -271,8 +276,8 @@ pub fn paginate<'s, N>(
     let page_info = PageInfo {
         has_next_page,
         has_previous_page,
-        start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-        end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+        start_key: edges.first().map(|edge| edge.key.clone()),
+        end_key: edges.last().map(|edge| edge.key.clone()),
     };
     Ok(Connection {
         edges,
