@@ -4,11 +4,11 @@
 //! or a second copy per item.
 
 /// The multiply-rotate hash rustc uses (FxHash): a few instructions per word, against
-/// SipHash's dozens, for the millions of lookups of reading and importing a large seed.
-/// Its keys are a seed's ids and tokens: no client picks them adversarially at request
-/// time, so a fast non-keyed hash is safe here.
+/// SipHash's dozens, for the millions of lookups of reading and importing a large seed
+/// and of the store's read cache. It is not keyed: use it only where no client picks the
+/// keys that go in (a seed's ids and tokens), or seed it (`SeededFx`).
 #[derive(Default)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl std::hash::Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -29,7 +29,35 @@ impl std::hash::Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // Mix the top bits, FxHash's best, into the low ones (MurmurHash3's finalizer):
+        // tables index by the low bits.
+        let mut hash = self.0;
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        hash ^ (hash >> 33)
+    }
+}
+
+/// Builds `FxHasher`s that start from a random state drawn once per builder, for maps on
+/// a request's path (the store's read cache). What goes into those is store keys, but a
+/// future writer will pick its ids: with a secret start, which keys collide depends on
+/// it, so they cannot be made to collide in advance. (That is weaker than SipHash's
+/// keyed guarantee, and costs a fraction of it.)
+#[derive(Clone)]
+pub(crate) struct SeededFx(u64);
+
+impl Default for SeededFx {
+    fn default() -> SeededFx {
+        use std::hash::BuildHasher;
+        SeededFx(std::collections::hash_map::RandomState::new().hash_one(0u64))
+    }
+}
+
+impl std::hash::BuildHasher for SeededFx {
+    type Hasher = FxHasher;
+
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(self.0)
     }
 }
 
@@ -94,11 +122,7 @@ impl ArenaIndex {
     fn hash(bytes: &[u8]) -> u64 {
         let mut hasher = FxHasher::default();
         std::hash::Hasher::write(&mut hasher, bytes);
-        // Mix the top bits, FxHash's best, into the low ones (MurmurHash3's finalizer).
-        let mut hash = std::hash::Hasher::finish(&hasher);
-        hash ^= hash >> 33;
-        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        hash ^ (hash >> 33)
+        std::hash::Hasher::finish(&hasher)
     }
 
     /// The slot holding `key` (of hash `hash`), or the empty slot where it would go.

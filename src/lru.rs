@@ -8,15 +8,18 @@
 //! entry.
 
 use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 /// A map from `K` to `V` holding at most `max_bytes` of entries, by the costs given to
 /// `insert`; inserting past the bound forgets the least recently used entries first.
-pub struct Lru<K: ?Sized, V> {
+/// Keys are hashed by `S`: SipHash unless the owner knows its keys are not a client's to
+/// pick.
+pub struct Lru<K: ?Sized, V, S = RandomState> {
     /// Key → position of its entry in `entries`.
-    index: HashMap<Arc<K>, usize>,
+    index: HashMap<Arc<K>, usize, S>,
     /// The entries, in no particular order; `newest` and `oldest` thread the recency list
     /// through them.
     entries: Vec<Entry<K, V>>,
@@ -42,8 +45,15 @@ struct Entry<K: ?Sized, V> {
 impl<K: Hash + Eq + ?Sized, V> Lru<K, V> {
     /// An empty map that will hold at most `max_bytes` of entries. With 0 it holds nothing.
     pub fn new(max_bytes: usize) -> Lru<K, V> {
+        Lru::with_hasher(max_bytes, RandomState::new())
+    }
+}
+
+impl<K: Hash + Eq + ?Sized, V, S: BuildHasher> Lru<K, V, S> {
+    /// `new`, hashing keys with `hasher`.
+    pub fn with_hasher(max_bytes: usize, hasher: S) -> Lru<K, V, S> {
         Lru {
-            index: HashMap::new(),
+            index: HashMap::with_hasher(hasher),
             entries: Vec::new(),
             newest: None,
             oldest: None,
