@@ -608,7 +608,8 @@ def report(args):
         f"build: {machine.get('profile')} profile, {machine.get('rustc')}; load: {machine.get('wrk')}, "
         f"-t1 -c{machine.get('connections')}, {machine.get('warmup')} s warm-up + "
         f"{machine.get('duration')} s per case; server on CPU {machine.get('server_cpu')}, "
-        f"wrk on CPU {machine.get('load_cpu')}; RUST_LOG={machine.get('rust_log')}",
+        f"wrk on CPU {machine.get('load_cpu')} (a first start, with no load, on every CPU); "
+        f"RUST_LOG={machine.get('rust_log')}",
     ]
     if end.get("seconds"):
         facts.append(f"the whole run took {end['seconds'] / 60:.1f} min")

@@ -176,7 +176,8 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_server LOG COMMAND...: the server on CPU $SERVER_CPU, at 127.0.0.1:$port.
+# start_server LOG COMMAND...: the server on CPU $SERVER_CPU (or $START_CPUS when set),
+# at 127.0.0.1:$port.
 start_server() {
     local log="$1"
     shift
@@ -184,7 +185,7 @@ start_server() {
     url="http://127.0.0.1:$port"
     server_log="$log"
     spawned_us=${EPOCHREALTIME/[.,]/}
-    NO_COLOR=1 RUST_LOG="$RUST_LOG" taskset -c "$SERVER_CPU" "$@" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
+    NO_COLOR=1 RUST_LOG="$RUST_LOG" taskset -c "${START_CPUS:-$SERVER_CPU}" "$@" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
     server_pid=$!
 }
 
@@ -265,8 +266,10 @@ run_store() {
     echo "=== store $name: $label ===" >&2
     perf note --results "$results" type=store "store=$name" "label=$label" "incidents=$incidents"
 
-    # 1. First start: validate the seed and import it; peak RSS is VmHWM once ready.
-    start_server "$run/logs/$name-import.log" "$BIN" --data-dir "$data" "${seed_args[@]}"
+    # 1. First start: validate the seed and import it; peak RSS is VmHWM once ready. It
+    # runs on every CPU: no load runs beside it, and the import works on two threads.
+    START_CPUS="0-$(($(nproc) - 1))" \
+        start_server "$run/logs/$name-import.log" "$BIN" --data-dir "$data" "${seed_args[@]}"
     local ready
     ready="$(wait_ready "$IMPORT_TIMEOUT")"
     local manifest="$data/kyrgyz-relations.manifest.json"
