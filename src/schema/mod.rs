@@ -58,6 +58,10 @@ pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
     let twin = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store.clone())
         .data(limits)
+        // async-graphql checks the nesting of a document handed to it parsed, as it does
+        // after its own parse step; the hooks replace that step and the guard bounds the
+        // nesting instead (`Limits::max_depth`), so the twin must not check it again.
+        .limit_recursive_depth(usize::MAX)
         .finish();
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store)

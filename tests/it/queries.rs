@@ -275,6 +275,46 @@ async fn a_failed_field_is_null_and_a_non_null_one_nulls_its_nearest_nullable_pa
     );
 }
 
+/// The executor answers queries on a twin of the schema without extensions, and runs a
+/// request again on the schema itself when a field failed (`schema::hooks`): whatever
+/// the request, clients must get what the schema itself answers.
+#[tokio::test]
+async fn the_executor_answers_exactly_as_the_schema_does() {
+    let app = TestApp::new();
+    let nested = |levels: usize| {
+        format!(
+            "{{ {}__typename{} }}",
+            "... on Query { ".repeat(levels),
+            " }".repeat(levels)
+        )
+    };
+    let documents = [
+        // Data, with cursors (encoded when asked for).
+        r#"{ country(code: "KG") { name agreements(first: 2) { nodes { title } edges { cursor } pageInfo { endCursor hasNextPage } } } }"#.to_owned(),
+        // Nested deeper than async-graphql's own default check (32), within the guard's.
+        nested(36),
+        // Refused by the guard.
+        nested(60),
+        // Field errors, nulled as the spec says.
+        r#"{ a: node(id: "x") { id } tj: country(code: "TJ") { name } }"#.to_owned(),
+        r#"{ countries(first: 101) { totalCount } }"#.to_owned(),
+        // Validation and syntax errors.
+        "{ nope }".to_owned(),
+        r#"{ country(code: "KG") { name }"#.to_owned(),
+    ];
+    for document in documents {
+        let executed = app.execute(&document).await;
+        let direct = serde_json::to_value(app.schema.execute(document.as_str()).await)
+            .expect("responses serialize");
+        assert_eq!(executed, direct, "{document}");
+    }
+    // The deep document is answered, not refused.
+    assert_eq!(
+        app.query(&nested(36)).await,
+        serde_json::json!({ "__typename": "Query" })
+    );
+}
+
 /// The date-range filter skips records by their sort keys; it must keep exactly what
 /// filtering every record by its date keeps, in both directions and both matching modes.
 #[tokio::test]
