@@ -196,8 +196,8 @@ impl Executor {
 
     /// Executes `request`: a query on the plain twin when it can take it, anything else
     /// (and a query in which a field failed, again) on the schema itself. Also says
-    /// whether every operation of the request's document is a query, when `wants_types`
-    /// (else the answer is `false`).
+    /// whether every operation of the request's document is a query: always known when
+    /// the twin answered; from the schema itself only when `wants_types` (else `false`).
     async fn respond(&self, mut request: Request, wants_types: bool) -> (Response, bool) {
         // The twin takes requests that carry nothing a second run could not be given:
         // no uploads, no data of their own.
