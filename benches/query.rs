@@ -1,7 +1,8 @@
 //! In-process execution of the benchmark's query set (`bench/queries/*.graphql`) through
-//! the schema the server runs, on the embedded seed and on a generated seed of 10,000
-//! incidents; and the fixed cost of a request: parsing and guarding a query, and a
-//! trivial query end to end. Run with `cargo bench --bench query`.
+//! the executor the server runs (response cache off, so every iteration executes, on the
+//! schema's plain twin, and serializes the answer), on the embedded seed and on a
+//! generated seed of 10,000 incidents; and the fixed cost of a request: parsing and
+//! guarding a query, and a trivial query end to end. Run with `cargo bench --bench query`.
 //!
 //! Every query is run once before it is measured and must answer without errors and with
 //! data: a benchmark of an error path measures nothing.
@@ -17,7 +18,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use kyrgyz_relations::model::RecordKind;
-use kyrgyz_relations::schema::{self, limits, AppSchema, Limits};
+use kyrgyz_relations::schema::executor::{Answer, Executor};
+use kyrgyz_relations::schema::{self, limits, Limits};
 use serde_json::{json, Value};
 use support::Fixture;
 use tokio::runtime::Runtime;
@@ -52,9 +54,9 @@ fn main() {
         (&seed, seed_cases(&seed)),
         (&generated, generated_cases(&generated)),
     ] {
-        let schema = schema::build_schema(fixture.store.clone(), Limits::default());
+        let executor = executor(fixture);
         for case in cases {
-            bench_case(&mut criterion, &runtime, &schema, fixture, &case);
+            bench_case(&mut criterion, &runtime, &executor, fixture, &case);
         }
     }
     criterion.final_summary();
@@ -140,7 +142,7 @@ fn generated_cases(generated: &Fixture) -> Vec<Case> {
 fn bench_case(
     criterion: &mut Criterion,
     runtime: &Runtime,
-    schema: &AppSchema,
+    executor: &Executor,
     fixture: &Fixture,
     case: &Case,
 ) {
@@ -153,14 +155,15 @@ fn bench_case(
     };
 
     let started = Instant::now();
-    let response = runtime.block_on(schema.execute(request()));
+    let answered = answer(runtime, executor, request());
     let took = started.elapsed();
-    let answer = serde_json::to_value(&response).expect("serialize a response");
-    assert!(
-        response.errors.is_empty(),
-        "{} on {label} answered with errors; nothing would be measured:\n{answer:#}",
-        case.query
-    );
+    let answer = match answered {
+        Ok(answer) => answer,
+        Err(errors) => panic!(
+            "{} on {label} answered with errors; nothing would be measured:\n{errors:#}",
+            case.query
+        ),
+    };
     let found = answer["data"].pointer(case.must_find);
     assert!(
         found.is_some_and(
@@ -183,9 +186,28 @@ fn bench_case(
     group.bench_function(BenchmarkId::from_parameter(&label), |bencher| {
         bencher
             .to_async(runtime)
-            .iter(|| async { schema.execute(black_box(request())).await })
+            .iter(|| async { executor.run(black_box(request())).await })
     });
     group.finish();
+}
+
+/// The executor over `fixture`'s store that the server would run, with no response cache.
+fn executor(fixture: &Fixture) -> Executor {
+    let schema = schema::build_schema(fixture.store.clone(), Limits::default());
+    Executor::new(schema, fixture.store.clone(), 0)
+}
+
+/// `request`'s answer as JSON: `Ok` for data, `Err` for a response with errors.
+fn answer(runtime: &Runtime, executor: &Executor, request: Request) -> Result<Value, Value> {
+    let executed = runtime
+        .block_on(executor.run(request))
+        .expect("answers serialize");
+    match executed.answer {
+        Answer::Body(body) => Ok(serde_json::from_slice(&body).expect("answers are JSON")),
+        Answer::Errors(response) => {
+            Err(serde_json::to_value(&response).expect("responses serialize"))
+        }
+    }
 }
 
 /// What every request pays before its resolvers run: parsing (a), the query guard on top,
@@ -210,16 +232,16 @@ fn fixed_cost(criterion: &mut Criterion, runtime: &Runtime, seed: &Fixture) {
             document
         })
     });
-    let schema = schema::build_schema(seed.store.clone(), Limits::default());
-    let response = runtime.block_on(schema.execute("{ __typename }"));
-    assert!(
-        response.errors.is_empty(),
-        "{{ __typename }} failed: {response:?}"
-    );
+    let executor = executor(seed);
+    if let Err(errors) = answer(runtime, &executor, Request::new("{ __typename }")) {
+        panic!("{{ __typename }} failed: {errors:#}");
+    }
     group.bench_function("execute { __typename }", |bencher| {
-        bencher
-            .to_async(runtime)
-            .iter(|| async { schema.execute(black_box("{ __typename }")).await })
+        bencher.to_async(runtime).iter(|| async {
+            executor
+                .run(black_box(Request::new("{ __typename }")))
+                .await
+        })
     });
     group.finish();
 }
