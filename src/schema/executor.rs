@@ -208,7 +208,7 @@ impl Executor {
         else {
             return self.respond_with_hooks(request, wants_types).await;
         };
-        let document = match plain.parse(&request.query, &request.variables) {
+        let document = match plain.parser.parse(&request.query, &request.variables) {
             Ok(document) => document,
             // Refused or malformed: the hooks word the error, in the schema's own way.
             Err(_) => return self.respond_with_hooks(request, wants_types).await,
@@ -330,7 +330,7 @@ fn only_queries(document: &ExecutableDocument) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::build_schema;
-    use super::super::hooks::SchemaHooks;
+    use super::super::hooks::{GuardedParser, SchemaHooks};
     use super::*;
     use async_graphql::{EmptySubscription, Object, Schema};
 
@@ -356,7 +356,7 @@ mod tests {
     /// recorded.
     async fn recorded(document: &str, operation: &str) -> bool {
         let schema = Schema::build(Query, Mutation, EmptySubscription)
-            .extension(SchemaHooks::new(Limits::default()))
+            .extension(SchemaHooks::new(GuardedParser::new(Limits::default())))
             .finish();
         let only_queries = Arc::new(OnlyQueries::default());
         let request = Request::new(document)

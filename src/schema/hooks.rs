@@ -42,51 +42,30 @@ use super::AppSchema;
 use crate::lru::Lru;
 
 /// The bound on the parsed-document cache, in bytes of estimated document size.
-pub const DOCUMENT_CACHE_BYTES: usize = 4 * 1024 * 1024;
+const DOCUMENT_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// A parsed document takes about this many times its text's bytes (an estimate from the
 /// sizes of the parser's nodes; the bound is approximate by as much).
 const DOCUMENT_BYTES_PER_TEXT_BYTE: usize = 16;
 
-/// Installs the guard under its `Limits`, the operation-type record and field error nulls.
-pub struct SchemaHooks {
-    limits: Limits,
-    documents: Arc<DocumentCache>,
-}
-
-impl SchemaHooks {
-    /// Hooks with a document cache of their own.
-    #[cfg(test)]
-    pub fn new(limits: Limits) -> SchemaHooks {
-        SchemaHooks::sharing(limits, Arc::new(DocumentCache::new(DOCUMENT_CACHE_BYTES)))
-    }
-
-    /// Hooks that parse through `documents`, which a `PlainTwin` may share.
-    pub(super) fn sharing(limits: Limits, documents: Arc<DocumentCache>) -> SchemaHooks {
-        SchemaHooks { limits, documents }
-    }
-}
-
-/// The schema without extensions, and what its requests need done before executing: see
-/// the module's documentation. `build_schema` puts it into the schema's data, where the
-/// executor finds it.
+/// The query guard's parse step under its `Limits`, through a cache of parsed
+/// documents: what the hooks run inside async-graphql and the executor runs before the
+/// plain twin. Clones share the cache.
 #[derive(Clone)]
-pub(super) struct PlainTwin {
-    pub(super) schema: AppSchema,
+pub(super) struct GuardedParser {
     limits: Limits,
     documents: Arc<DocumentCache>,
 }
 
-impl PlainTwin {
-    pub(super) fn new(schema: AppSchema, limits: Limits, documents: Arc<DocumentCache>) -> Self {
-        PlainTwin {
-            schema,
+impl GuardedParser {
+    pub(super) fn new(limits: Limits) -> GuardedParser {
+        GuardedParser {
             limits,
-            documents,
+            documents: Arc::new(DocumentCache::new(DOCUMENT_CACHE_BYTES)),
         }
     }
 
-    /// What the hooks' parse step does: the guard's checks around a (cached) parse.
+    /// The guard's checks around a (cached) parse.
     pub(super) fn parse(
         &self,
         query: &str,
@@ -98,19 +77,37 @@ impl PlainTwin {
     }
 }
 
+/// Installs the guard, the operation-type record and field error nulls.
+pub struct SchemaHooks {
+    parser: GuardedParser,
+}
+
+impl SchemaHooks {
+    pub(super) fn new(parser: GuardedParser) -> SchemaHooks {
+        SchemaHooks { parser }
+    }
+}
+
+/// The schema without extensions, and the parse step its requests need before executing:
+/// see the module's documentation. `build_schema` puts it into the schema's data, where
+/// the executor finds it.
+#[derive(Clone)]
+pub(super) struct PlainTwin {
+    pub(super) schema: AppSchema,
+    pub(super) parser: GuardedParser,
+}
+
 impl ExtensionFactory for SchemaHooks {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(RequestHooks {
-            limits: self.limits,
-            documents: self.documents.clone(),
+            parser: self.parser.clone(),
             field_errors: RequestState::default(),
         })
     }
 }
 
 struct RequestHooks {
-    limits: Limits,
-    documents: Arc<DocumentCache>,
+    parser: GuardedParser,
     field_errors: RequestState,
 }
 
@@ -125,9 +122,7 @@ impl Extension for RequestHooks {
     ) -> ServerResult<ExecutableDocument> {
         // The rest of the parse chain is not run; see `limits::parse_guarded`.
         let _ = next;
-        let document = parse_guarded_with(query, variables, &self.limits, |query| {
-            self.documents.parse(query)
-        })?;
+        let document = self.parser.parse(query, variables)?;
         record_operation_types(ctx, &document);
         Ok(document)
     }
@@ -154,13 +149,13 @@ impl Extension for RequestHooks {
 }
 
 /// Parsed documents by their text, least recently used first out.
-pub(super) struct DocumentCache {
+struct DocumentCache {
     documents: Mutex<Lru<str, Arc<ExecutableDocument>>>,
     hits: AtomicU64,
 }
 
 impl DocumentCache {
-    pub(super) fn new(max_bytes: usize) -> DocumentCache {
+    fn new(max_bytes: usize) -> DocumentCache {
         DocumentCache {
             documents: Mutex::new(Lru::new(max_bytes)),
             hits: AtomicU64::new(0),
@@ -210,8 +205,8 @@ mod tests {
             max_list_items: 3,
             ..Limits::default()
         };
-        let hooks = SchemaHooks::new(limits);
-        let documents = hooks.documents.clone();
+        let hooks = SchemaHooks::new(GuardedParser::new(limits));
+        let documents = hooks.parser.documents.clone();
         let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
             .extension(hooks)
             .finish();
@@ -248,8 +243,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_document_that_fails_to_parse_is_not_kept() {
-        let hooks = SchemaHooks::new(Limits::default());
-        let documents = hooks.documents.clone();
+        let hooks = SchemaHooks::new(GuardedParser::new(Limits::default()));
+        let documents = hooks.parser.documents.clone();
         let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
             .extension(hooks)
             .finish();

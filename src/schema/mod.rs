@@ -54,7 +54,7 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 /// The schema carries a twin without extensions (see `hooks`), which the executor runs
 /// queries on; both parse through one cache of documents.
 pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
-    let documents = Arc::new(hooks::DocumentCache::new(hooks::DOCUMENT_CACHE_BYTES));
+    let parser = hooks::GuardedParser::new(limits);
     let twin = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store.clone())
         .data(limits)
@@ -67,8 +67,11 @@ pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
         .data(store)
         // For the executor, which applies the one limit on raw text before a cache lookup.
         .data(limits)
-        .data(hooks::PlainTwin::new(twin, limits, documents.clone()))
-        .extension(hooks::SchemaHooks::sharing(limits, documents))
+        .data(hooks::PlainTwin {
+            schema: twin,
+            parser: parser.clone(),
+        })
+        .extension(hooks::SchemaHooks::new(parser))
         .finish()
 }
 
