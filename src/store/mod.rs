@@ -539,10 +539,7 @@ impl Store {
     /// walk of the list's keys.
     fn long_dated_entries(&self, list: &List) -> Result<Arc<[Entry]>, StoreError> {
         let generation = self.generation();
-        let key = match list {
-            List::All(kind) => cache::dated_key(keys::order_tree(*kind), ""),
-            List::Linked(link, owner) => cache::dated_key(&link.tree(), owner),
-        };
+        let key = list_cache_key(list, cache::dated_key);
         if let Some(Cached::List(entries)) = self.inner.cache.get(&key, generation) {
             return Ok(entries);
         }
@@ -571,10 +568,7 @@ impl Store {
             return Ok(None);
         }
         let generation = self.generation();
-        let key = match list {
-            List::All(kind) => cache::list_key(keys::order_tree(*kind), ""),
-            List::Linked(link, owner) => cache::list_key(&link.tree(), owner),
-        };
+        let key = list_cache_key(list, cache::list_key);
         match self.inner.cache.get(&key, generation) {
             Some(Cached::List(entries)) => return Ok(Some(entries)),
             Some(Cached::LongList) => return Ok(None),
@@ -802,6 +796,15 @@ impl Store {
         Ok(value
             .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
             .map(u64::from_be_bytes))
+    }
+}
+
+/// The read-cache key `key` (one of `cache`'s key makers) gives `list`: its tree and its
+/// owner (none for a whole kind).
+fn list_cache_key(list: &List, key: fn(&str, &str) -> Vec<u8>) -> Vec<u8> {
+    match list {
+        List::All(kind) => key(keys::order_tree(*kind), ""),
+        List::Linked(link, owner) => key(&link.tree(), owner),
     }
 }
 
