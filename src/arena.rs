@@ -89,13 +89,36 @@ impl Arena {
     }
 
     pub(crate) fn get(&self, index: u32) -> &[u8] {
+        self.at(self.bounds(index))
+    }
+
+    /// Where item `index` lies in the arena's bytes: reads only its ends.
+    pub(crate) fn bounds(&self, index: u32) -> std::ops::Range<usize> {
         let index = index as usize;
         let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
-        &self.bytes[start as usize..self.ends[index] as usize]
+        start as usize..self.ends[index] as usize
+    }
+
+    /// The bytes at `bounds` (from `bounds`).
+    pub(crate) fn at(&self, bounds: std::ops::Range<usize>) -> &[u8] {
+        &self.bytes[bounds]
     }
 
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
+    }
+
+    /// The items at `order`'s indexes, in that order.
+    pub(crate) fn reordered(&self, order: &[u32]) -> Arena {
+        let mut reordered = Arena {
+            bytes: Vec::with_capacity(self.bytes.len()),
+            ends: Vec::with_capacity(order.len()),
+            full: self.full,
+        };
+        for &index in order {
+            reordered.push(self.get(index));
+        }
+        reordered
     }
 
     /// Indexes in the byte order of their items.
@@ -165,6 +188,28 @@ impl ArenaIndex {
         self.slots[slot] = hash >> 32 << 32 | (u64::from(number) + 1);
     }
 
+    /// The number of the item equal to `key`, or else `key` pushed onto `arena` and
+    /// indexed: `(number, whether it was pushed)`, hashing and probing once. An item that
+    /// did not fit (`arena.full`) is pushed but not indexed.
+    pub(crate) fn find_or_push(&mut self, arena: &mut Arena, key: &[u8]) -> (u32, bool) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow(arena);
+        }
+        let hash = Self::hash(key);
+        let slot = self.slot(arena, key, hash);
+        match self.slots[slot] {
+            0 => {
+                let number = arena.push(key);
+                if !arena.full {
+                    self.slots[slot] = hash >> 32 << 32 | (u64::from(number) + 1);
+                    self.len += 1;
+                }
+                (number, true)
+            }
+            stored => (stored as u32 - 1, false),
+        }
+    }
+
     fn grow(&mut self, arena: &Arena) {
         let size = (self.slots.len() * 2).max(64);
         let old = std::mem::replace(&mut self.slots, vec![0; size]);
@@ -202,5 +247,23 @@ mod tests {
         index.insert(&arena, again);
         assert_eq!(index.find(&arena, b"id-7"), Some(again));
         assert_eq!(index.len, 10_000);
+    }
+
+    #[test]
+    fn find_or_push_adds_each_item_once() {
+        let mut arena = Arena::default();
+        let mut index = ArenaIndex::default();
+        for n in 0..5_000u32 {
+            assert_eq!(
+                index.find_or_push(&mut arena, format!("id-{n}").as_bytes()),
+                (n, true)
+            );
+        }
+        for n in (0..5_000u32).rev() {
+            let key = format!("id-{n}");
+            assert_eq!(index.find_or_push(&mut arena, key.as_bytes()), (n, false));
+            assert_eq!(index.find(&arena, key.as_bytes()), Some(n));
+        }
+        assert_eq!((arena.len(), index.len), (5_000, 5_000));
     }
 }

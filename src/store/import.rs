@@ -119,12 +119,20 @@ struct Table {
     spooled: Vec<u64>,
 }
 
-/// A table's record numbers in id order and in sort-key order, and the inverse (ranks).
+/// A table's record numbers in id order and in sort-key order, the inverse (ranks), and
+/// its ids and sort keys laid out in those orders. The writes read ids and sort keys by
+/// rank, mostly in increasing order: from arenas in arrival order, each read would be a
+/// cache miss, and a link tree reads two per entry.
 struct Orders {
     by_id: Vec<u32>,
     by_sort_key: Vec<u32>,
     id_rank: Vec<u32>,
     sort_rank: Vec<u32>,
+    /// Ids by id rank.
+    ids: Arena,
+    /// Sort keys, and their records' ids, by sort rank.
+    sort_keys: Arena,
+    ids_by_sort_key: Arena,
 }
 
 impl Orders {
@@ -134,10 +142,22 @@ impl Orders {
             let by_sort_key = scope.spawn(|| {
                 tables
                     .iter()
-                    .map(|table| table.sort_keys.sorted())
+                    .map(|table| {
+                        let order = table.sort_keys.sorted();
+                        let sort_keys = table.sort_keys.reordered(&order);
+                        let ids = table.ids.reordered(&order);
+                        (order, sort_keys, ids)
+                    })
                     .collect::<Vec<_>>()
             });
-            let by_id: Vec<Vec<u32>> = tables.iter().map(|table| table.ids.sorted()).collect();
+            let by_id: Vec<(Vec<u32>, Arena)> = tables
+                .iter()
+                .map(|table| {
+                    let order = table.ids.sorted();
+                    let ids = table.ids.reordered(&order);
+                    (order, ids)
+                })
+                .collect();
             let by_sort_key = by_sort_key
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -146,13 +166,22 @@ impl Orders {
         by_id
             .into_iter()
             .zip(by_sort_key)
-            .map(|(by_id, by_sort_key)| Orders {
-                id_rank: ranks(&by_id),
-                sort_rank: ranks(&by_sort_key),
-                by_id,
-                by_sort_key,
-            })
+            .map(
+                |((by_id, ids), (by_sort_key, sort_keys, ids_by_sort_key))| Orders {
+                    id_rank: ranks(&by_id),
+                    sort_rank: ranks(&by_sort_key),
+                    by_id,
+                    by_sort_key,
+                    ids,
+                    sort_keys,
+                    ids_by_sort_key,
+                },
+            )
             .collect()
+    }
+
+    fn len(&self) -> usize {
+        self.by_id.len()
     }
 }
 
@@ -446,14 +475,7 @@ impl Importer<'_> {
         record_tokens.clear();
         for text in record.search_texts() {
             self.tokenizer.tokens(text, &mut |token| {
-                let number = match tokens.find(token_text, token.as_bytes()) {
-                    Some(known) => known,
-                    None => {
-                        let added = token_text.push(token.as_bytes());
-                        tokens.insert(token_text, added);
-                        added
-                    }
-                };
+                let (number, _) = tokens.find_or_push(token_text, token.as_bytes());
                 record_tokens.push(number);
             });
         }
@@ -520,6 +542,11 @@ impl Importer<'_> {
 
         let started = std::time::Instant::now();
         let orders = Orders::of_all(&self.tables);
+        // From here on, ids and sort keys are read from `orders`.
+        for table in &mut self.tables {
+            table.ids = Arena::default();
+            table.sort_keys = Arena::default();
+        }
         tracing::debug!(elapsed = ?started.elapsed(), "sorted ids and sort keys");
         // Every tree is written by one job; two threads take the jobs, largest first.
         // They are different trees, which sled writes concurrently.
@@ -533,7 +560,7 @@ impl Importer<'_> {
                 .map(|(link, pairs)| Job::Links(link, pairs)),
         );
         jobs.push(Job::Search(std::mem::take(&mut self.postings)));
-        jobs.sort_by_key(|job| job.cost(&self.tables));
+        jobs.sort_by_key(|job| job.cost(&orders));
         let queue = std::sync::Mutex::new(jobs);
         let this = &self;
         let orders = &orders;
@@ -575,10 +602,9 @@ impl Importer<'_> {
         });
         let mut totals = first?;
         totals.absorb(second?);
+        let countries = &orders[kind_index(RecordKind::Country)];
         for (code, number) in &self.codes {
-            let id = self.tables[kind_index(RecordKind::Country)]
-                .ids
-                .get(*number);
+            let id = countries.ids.get(countries.id_rank[*number as usize]);
             let key = keys::country_code_key(code);
             inner
                 .country_codes
@@ -674,11 +700,11 @@ impl Importer<'_> {
     ) -> Result<(), StoreError> {
         let index = kind_index(kind);
         let name = keys::record_tree(kind);
-        let table = &self.tables[index];
+        let (table, order) = (&self.tables[index], &orders[index]);
         let spool = self.spool.get_ref();
         let mut writer = packed::Writer::new(&self.store.inner.records[&kind]);
         let mut value = Vec::new();
-        for &number in &orders[index].by_id {
+        for (rank, &number) in order.by_id.iter().enumerate() {
             let spooled = table.spooled[number as usize];
             let (offset, len) = (
                 spooled >> SPOOL_LENGTH_BITS,
@@ -688,7 +714,7 @@ impl Importer<'_> {
             read_at(spool, &mut value, offset)
                 .map_err(|source| spool_error(&self.spool_path, source))?;
             writer
-                .push(table.ids.get(number), &value)
+                .push(order.ids.get(rank as u32), &value)
                 .map_err(|source| packed_error(name, source))?;
         }
         let (entries, bytes) = writer
@@ -705,13 +731,12 @@ impl Importer<'_> {
         orders: &[Orders],
         totals: &mut Totals,
     ) -> Result<(), StoreError> {
-        let index = kind_index(kind);
         let name = keys::order_tree(kind);
-        let table = &self.tables[index];
+        let order = &orders[kind_index(kind)];
         let mut writer = packed::Writer::new(&self.store.inner.orders[&kind]);
-        for &number in &orders[index].by_sort_key {
+        for rank in 0..order.len() as u32 {
             writer
-                .push(table.sort_keys.get(number), table.ids.get(number))
+                .push(order.sort_keys.get(rank), order.ids_by_sort_key.get(rank))
                 .map_err(|source| packed_error(name, source))?;
         }
         let (entries, bytes) = writer
@@ -772,43 +797,60 @@ impl Importer<'_> {
         totals: &mut Totals,
     ) -> Result<(), StoreError> {
         let name = link.tree();
-        let (owner_kind, linked_kind) = link.ends();
-        let (owners, linked_table) = (
-            &self.tables[kind_index(owner_kind)],
-            &self.tables[kind_index(linked_kind)],
-        );
         let mut writer = packed::Writer::new(&self.store.inner.links[&link]);
         let mut key = Vec::new();
         let mut run: Option<(u32, u64)> = None;
-        for pair in pairs.merged() {
-            let owner = owner_orders.by_id[(pair >> 32) as usize];
-            let linked = linked_orders.by_sort_key[pair as u32 as usize];
-            match &mut run {
-                Some((current, length)) if *current == owner => *length += 1,
-                _ => {
-                    if let Some((previous, length)) = run {
-                        totals.count(
-                            keys::count_key(&name, Some(&utf8(owners.ids.get(previous)))),
-                            length,
-                        );
-                    }
-                    run = Some((owner, 1));
-                    // A new owner: the key starts afresh.
-                    key.clear();
-                    key.extend_from_slice(owners.ids.get(owner));
-                    key.push(keys::SEPARATOR);
-                }
+        let mut merged = pairs.merged();
+        let mut batch = Vec::with_capacity(GATHER);
+        let mut gathered = Gathered::default();
+        loop {
+            // The owner's id rank and the linked record's sort rank.
+            batch.clear();
+            batch.extend(
+                merged
+                    .by_ref()
+                    .take(GATHER)
+                    .map(|pair| ((pair >> 32) as u32, pair as u32)),
+            );
+            if batch.is_empty() {
+                break;
             }
-            let prefix = owners.ids.get(owner).len() + 1;
-            key.truncate(prefix);
-            key.extend_from_slice(linked_table.sort_keys.get(linked));
-            writer
-                .push(&key, linked_table.ids.get(linked))
-                .map_err(|source| packed_error(&name, source))?;
+            // Each entry's linked sort key and id.
+            gathered.gather(batch.iter().flat_map(|&(_, linked)| {
+                [
+                    (&linked_orders.sort_keys, linked),
+                    (&linked_orders.ids_by_sort_key, linked),
+                ]
+            }));
+            for (entry, &(owner, _)) in batch.iter().enumerate() {
+                let (sort_key, id) = (gathered.get(2 * entry), gathered.get(2 * entry + 1));
+                match &mut run {
+                    Some((current, length)) if *current == owner => *length += 1,
+                    _ => {
+                        if let Some((previous, length)) = run {
+                            totals.count(
+                                keys::count_key(&name, Some(&utf8(owner_orders.ids.get(previous)))),
+                                length,
+                            );
+                        }
+                        run = Some((owner, 1));
+                        // A new owner: the key starts afresh.
+                        key.clear();
+                        key.extend_from_slice(owner_orders.ids.get(owner));
+                        key.push(keys::SEPARATOR);
+                    }
+                }
+                let prefix = owner_orders.ids.get(owner).len() + 1;
+                key.truncate(prefix);
+                key.extend_from_slice(sort_key);
+                writer
+                    .push(&key, id)
+                    .map_err(|source| packed_error(&name, source))?;
+            }
         }
         if let Some((previous, length)) = run {
             totals.count(
-                keys::count_key(&name, Some(&utf8(owners.ids.get(previous)))),
+                keys::count_key(&name, Some(&utf8(owner_orders.ids.get(previous)))),
                 length,
             );
         }
@@ -846,33 +888,56 @@ impl Importer<'_> {
         let mut writer = packed::Writer::new(&self.store.inner.search);
         let mut key = Vec::new();
         let mut run: Option<(u32, u64)> = None;
-        for posting in postings.merged() {
-            let token = token_order[(posting >> 32) as usize];
-            let kind = ((posting >> 29) & 0b111) as usize;
-            let number = orders[kind].by_id[(posting & RECORD_MASK) as usize];
-            match &mut run {
-                Some((current, length)) if *current == token => *length += 1,
-                _ => {
-                    if let Some((previous, length)) = run {
-                        totals.count(
-                            keys::count_key(
-                                keys::SEARCH_TREE,
-                                Some(&utf8(self.token_text.get(previous))),
-                            ),
-                            length,
-                        );
-                    }
-                    run = Some((token, 1));
-                }
+        let mut prefix = 0;
+        let mut merged = postings.merged();
+        let mut batch = Vec::with_capacity(GATHER);
+        let mut gathered = Gathered::default();
+        loop {
+            // The token's number, and the record's kind and id rank.
+            batch.clear();
+            batch.extend(merged.by_ref().take(GATHER).map(|posting| {
+                (
+                    token_order[(posting >> 32) as usize],
+                    ((posting >> 29) & 0b111) as usize,
+                    (posting & RECORD_MASK) as u32,
+                )
+            }));
+            if batch.is_empty() {
+                break;
             }
-            key.clear();
-            key.extend_from_slice(self.token_text.get(token));
-            key.push(keys::SEPARATOR);
-            key.push(tags[kind]);
-            key.extend_from_slice(self.tables[kind].ids.get(number));
-            writer
-                .push(&key, &[])
-                .map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
+            gathered.gather(
+                batch
+                    .iter()
+                    .map(|&(_, kind, rank)| (&orders[kind].ids, rank)),
+            );
+            for (entry, &(token, kind, _)) in batch.iter().enumerate() {
+                match &mut run {
+                    Some((current, length)) if *current == token => *length += 1,
+                    _ => {
+                        if let Some((previous, length)) = run {
+                            totals.count(
+                                keys::count_key(
+                                    keys::SEARCH_TREE,
+                                    Some(&utf8(self.token_text.get(previous))),
+                                ),
+                                length,
+                            );
+                        }
+                        run = Some((token, 1));
+                        // A new token: the key starts afresh.
+                        key.clear();
+                        key.extend_from_slice(self.token_text.get(token));
+                        key.push(keys::SEPARATOR);
+                        prefix = key.len();
+                    }
+                }
+                key.truncate(prefix);
+                key.push(tags[kind]);
+                key.extend_from_slice(gathered.get(entry));
+                writer
+                    .push(&key, &[])
+                    .map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
+            }
         }
         if let Some((previous, length)) = run {
             totals.count(
@@ -888,6 +953,42 @@ impl Importer<'_> {
             .map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
         totals.index(entries, bytes);
         Ok(())
+    }
+}
+
+/// Entries whose scattered parts are read at once (`Gathered`).
+const GATHER: usize = 64;
+
+/// Items of arenas, copied out together. The link and search trees are written in an
+/// order that visits the items in no useful order for the memory (a country's
+/// incidents lie all over the incident arenas), so nearly every read misses the cache:
+/// finding every item's bounds first and then copying every item lets the processor wait
+/// on many misses at once rather than on one after another.
+#[derive(Default)]
+struct Gathered<'a> {
+    bounds: Vec<(&'a Arena, std::ops::Range<usize>)>,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl<'a> Gathered<'a> {
+    /// Replaces what was gathered with `items`.
+    fn gather(&mut self, items: impl Iterator<Item = (&'a Arena, u32)>) {
+        self.bounds.clear();
+        self.bounds
+            .extend(items.map(|(arena, item)| (arena, arena.bounds(item))));
+        self.bytes.clear();
+        self.ends.clear();
+        for (arena, bounds) in &self.bounds {
+            self.bytes.extend_from_slice(arena.at(bounds.clone()));
+            self.ends.push(self.bytes.len());
+        }
+    }
+
+    /// The `index`th item gathered.
+    fn get(&self, index: usize) -> &[u8] {
+        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.bytes[start..self.ends[index]]
     }
 }
 
@@ -910,11 +1011,11 @@ impl Job {
     }
 
     /// A rough cost, in entries written: jobs are taken largest first.
-    fn cost(&self, tables: &[Table; 6]) -> usize {
+    fn cost(&self, orders: &[Orders]) -> usize {
         match self {
             // A record is a larger value, read back from the spool.
-            Job::Records(kind) => 3 * tables[kind_index(*kind)].ids.len(),
-            Job::Orders(kind) => tables[kind_index(*kind)].ids.len(),
+            Job::Records(kind) => 3 * orders[kind_index(*kind)].len(),
+            Job::Orders(kind) => orders[kind_index(*kind)].len(),
             Job::Links(_, pairs) => 2 * pairs.len(),
             Job::Search(postings) => postings.len(),
         }

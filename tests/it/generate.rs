@@ -91,3 +91,90 @@ async fn a_generated_store_answers_the_nested_path_with_skewed_fan_out() {
     );
     assert!(data["first"]["facilities"]["totalCount"].as_u64() > Some(0));
 }
+
+#[test]
+fn a_generated_import_holds_every_stated_link_both_ways_in_list_order() {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+    use kyrgyz_relations::model::RecordKind;
+    use kyrgyz_relations::store::{KeyRange, Link, List};
+
+    let seed = tempfile::tempdir().expect("a temporary directory");
+    generate(seed.path(), &Scale::for_incidents(3_000), 5).expect("generates");
+    let dataset = SeedSource::from_dir(seed.path())
+        .expect("reads")
+        .validate()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let store = open(&Options {
+        seed_dir: Some(seed.path().to_owned()),
+        ..Options::new(data.path())
+    })
+    .store;
+
+    // What the records state, in both directions.
+    let mut stated: BTreeMap<(Link, String), BTreeSet<String>> = BTreeMap::new();
+    let mut state = |link: Link, owner: &str, linked: &[String]| {
+        for linked in linked {
+            stated
+                .entry((link, owner.to_owned()))
+                .or_default()
+                .insert(linked.clone());
+            stated
+                .entry((link.reverse(), linked.clone()))
+                .or_default()
+                .insert(owner.to_owned());
+        }
+    };
+    for incident in &dataset.incidents {
+        state(Link::IncidentCountries, &incident.id, &incident.countries);
+        state(Link::IncidentFacilities, &incident.id, &incident.facilities);
+        state(Link::IncidentAgreements, &incident.id, &incident.agreements);
+    }
+    for agreement in &dataset.agreements {
+        state(Link::AgreementCountries, &agreement.id, &agreement.parties);
+        state(
+            Link::AgreementFacilities,
+            &agreement.id,
+            &agreement.facilities,
+        );
+    }
+    assert!(stated.len() > 1_000, "the seed states few links");
+
+    // Each kind's canonical order, to check each linked list is in it.
+    let position: HashMap<RecordKind, HashMap<String, usize>> = RecordKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let ids = store
+                .scan(&List::All(kind), KeyRange::ALL, false)
+                .enumerate()
+                .map(|(at, entry)| (entry.expect("reads").id, at))
+                .collect();
+            (kind, ids)
+        })
+        .collect();
+    for ((link, owner), expected) in &stated {
+        let list = List::Linked(*link, owner.clone());
+        let listed: Vec<String> = store
+            .scan(&list, KeyRange::ALL, false)
+            .map(|entry| entry.expect("reads").id)
+            .collect();
+        assert_eq!(
+            listed.iter().cloned().collect::<BTreeSet<_>>(),
+            *expected,
+            "{link:?} of `{owner}`"
+        );
+        let order = &position[&link.ends().1];
+        assert!(
+            listed
+                .windows(2)
+                .all(|pair| order[&pair[0]] < order[&pair[1]]),
+            "{link:?} of `{owner}` is not in the list order of its kind: {listed:?}"
+        );
+        assert_eq!(
+            store.count(&list).expect("counts"),
+            expected.len() as u64,
+            "{link:?} of `{owner}`"
+        );
+    }
+}
