@@ -199,58 +199,22 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
     })
 }
 
-/// Reads the seed into the importer, parsing on this thread while another takes the
-/// records in: the two halves of an import's reading cost about the same, and this
-/// machine class has two cores. Returns the seed's hash (or its problems) and the
-/// importer.
+/// Reads the seed into the importer. The seed reader parses on every core and hands the
+/// records on here, in order, as they are checked. Returns the seed's hash (or its
+/// problems) and the importer.
 fn read_into<'s>(
     seed: &SeedSource,
-    importer: Importer<'s>,
+    mut importer: Importer<'s>,
 ) -> (Result<String, SeedError>, Importer<'s>) {
-    const BATCH: usize = 256;
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SeedRecord>>(8);
-    std::thread::scope(|scope| {
-        let taker = std::thread::Builder::new()
-            .name("import".to_owned())
-            .spawn_scoped(scope, move || {
-                let mut importer = importer;
-                let mut busy = std::time::Duration::ZERO;
-                for batch in receiver {
-                    let started = std::time::Instant::now();
-                    for record in batch {
-                        match record {
-                            SeedRecord::Country(record) => importer.add(&record),
-                            SeedRecord::Organization(record) => importer.add(&record),
-                            SeedRecord::Person(record) => importer.add(&record),
-                            SeedRecord::Agreement(record) => importer.add(&record),
-                            SeedRecord::Facility(record) => importer.add(&record),
-                            SeedRecord::Incident(record) => importer.add(&record),
-                        }
-                    }
-                    busy += started.elapsed();
-                }
-                tracing::debug!(?busy, "took in the seed's records");
-                importer
-            });
-        let taker = match taker {
-            Ok(taker) => taker,
-            Err(error) => panic!("cannot start the import thread: {error}"),
-        };
-        let started = std::time::Instant::now();
-        let mut batch = Vec::with_capacity(BATCH);
-        let hash = seed.read(|record| {
-            batch.push(record);
-            if batch.len() == BATCH {
-                // The taker only stops early by panicking, which `join` re-raises below.
-                let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-            }
-        });
-        let _ = sender.send(batch);
-        drop(sender);
-        tracing::debug!(elapsed = ?started.elapsed(), "read the seed");
-        let importer = taker
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (hash, importer)
-    })
+    let started = std::time::Instant::now();
+    let hash = seed.read(|record| match record {
+        SeedRecord::Country(record) => importer.add(&record),
+        SeedRecord::Organization(record) => importer.add(&record),
+        SeedRecord::Person(record) => importer.add(&record),
+        SeedRecord::Agreement(record) => importer.add(&record),
+        SeedRecord::Facility(record) => importer.add(&record),
+        SeedRecord::Incident(record) => importer.add(&record),
+    });
+    tracing::debug!(elapsed = ?started.elapsed(), "read the seed");
+    (hash, importer)
 }

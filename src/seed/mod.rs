@@ -8,6 +8,7 @@
 //! `model::Dataset`, for tests and small seeds. Knows nothing of the store or GraphQL.
 
 mod json;
+mod pipeline;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::arena::{Arena, ArenaIndex};
 use crate::model::{Actor, Agreement, Country, Dataset, Facility, Incident, Organization, Person};
 use json::Reporter;
+use pipeline::{Element, FileOutcome, Parsed};
 
 /// The seed files, in the order they are read and hashed.
 pub const FILES: [&str; 6] = [
@@ -197,30 +199,44 @@ impl SeedSource {
     /// Parses and checks every file and record, handing each valid record to `sink` as
     /// it is read, in file order; returns the content hash. Any problem makes it an
     /// error listing every problem, and then the records handed on must be discarded.
+    ///
+    /// Parsing runs on every core (`pipeline`); the checks and `sink` run on this thread.
     pub fn read(&self, mut sink: impl FnMut(SeedRecord)) -> Result<String, SeedError> {
-        let mut hasher = Sha256::new();
         let mut checks = Checks::default();
-        self.read_file::<json::CountryInput>(0, &mut hasher, &mut checks, &mut |record| {
-            sink(SeedRecord::Country(record))
-        });
-        self.read_file::<json::OrganizationInput>(1, &mut hasher, &mut checks, &mut |record| {
-            sink(SeedRecord::Organization(record))
-        });
-        self.read_file::<json::PersonInput>(2, &mut hasher, &mut checks, &mut |record| {
-            sink(SeedRecord::Person(record))
-        });
-        self.read_file::<json::AgreementInput>(3, &mut hasher, &mut checks, &mut |record| {
-            sink(SeedRecord::Agreement(record))
-        });
-        self.read_file::<json::FacilityInput>(4, &mut hasher, &mut checks, &mut |record| {
-            sink(SeedRecord::Facility(record))
-        });
-        self.read_file::<json::IncidentInput>(5, &mut hasher, &mut checks, &mut |record| {
-            sink(SeedRecord::Incident(record))
+        // The file being read: where `checks` stood before it, its ids, and whether an
+        // element was not JSON.
+        let mut current: Option<(Mark, IdSet, bool)> = None;
+        let hash = pipeline::read(self, |parsed| match parsed {
+            Parsed::Elements {
+                file,
+                first_position,
+                elements,
+            } => {
+                let (_, seen, malformed) =
+                    current.get_or_insert_with(|| (checks.mark(), IdSet::default(), false));
+                for (offset, element) in elements.into_iter().enumerate() {
+                    match element {
+                        Ok(element) => {
+                            if let Some(record) =
+                                checks.take(file, first_position + offset, element, seen)
+                            {
+                                sink(record);
+                            }
+                        }
+                        Err(NotJson) => *malformed = true,
+                    }
+                }
+            }
+            Parsed::End { file, outcome } => {
+                let (mark, seen, malformed) = current
+                    .take()
+                    .unwrap_or_else(|| (checks.mark(), IdSet::default(), false));
+                self.end_file(&mut checks, file, outcome, mark, seen, malformed);
+            }
         });
         let problems = checks.finish();
         if problems.is_empty() {
-            Ok(hex(&hasher.finalize()))
+            Ok(hash)
         } else {
             Err(SeedError::Invalid {
                 origin: self.origin(),
@@ -245,52 +261,26 @@ impl SeedSource {
         Ok(dataset)
     }
 
-    /// Reads one file: its syntax, each record's own problems, its ids, and the
-    /// references of its records (checked now, or at the end when they point at a file
-    /// not read yet).
-    fn read_file<I: json::Input>(
+    /// Settles one file once every element is checked: its ids are known, or it is
+    /// reported whole (unreadable, changed, or not JSON) and what its records added to
+    /// `checks` is forgotten.
+    fn end_file(
         &self,
-        index: usize,
-        hasher: &mut Sha256,
         checks: &mut Checks,
-        emit: &mut dyn FnMut(I::Record),
-    ) where
-        I::Record: References,
-    {
-        let file = FILES[index];
-        let opened = self.open(index);
-        hash_header(hasher, file, &opened);
-        let (reader, expected_len) = match opened {
-            Ok(opened) => opened,
-            Err(message) => {
-                checks.file_problem(index, message, None);
-                return;
-            }
-        };
-        let mut reader = HashingReader::new(hasher, reader);
-        let mark = checks.mark();
-        let mut seen = IdSet::default();
-        let mut position = 0;
-        let mut malformed = false;
-        let split = split_array(&mut reader, |element| {
-            position += 1;
-            match checks.record::<I>(index, position, element, &mut seen) {
-                Ok(Some(record)) => emit(record),
-                Ok(None) => {}
-                Err(NotJson) => malformed = true,
-            }
-        });
-        let split = match split {
-            Ok(Split::Whole) if malformed => Ok(Split::Malformed),
-            split => split,
-        };
-        match split {
-            Ok(Split::Whole) if reader.read == expected_len => checks.complete(index, seen),
-            Ok(Split::Whole) => {
+        index: usize,
+        outcome: FileOutcome,
+        mark: Mark,
+        seen: IdSet,
+        malformed: bool,
+    ) {
+        match outcome {
+            FileOutcome::Unopened(message) => checks.file_problem(index, message, None),
+            FileOutcome::Array { complete: true } if !malformed => checks.complete(index, seen),
+            FileOutcome::Array { complete: false } if !malformed => {
                 checks.rewind(mark);
                 checks.file_problem(index, "changed while it was being read".to_owned(), None);
             }
-            Ok(Split::Malformed) => {
+            FileOutcome::Array { .. } | FileOutcome::Malformed => {
                 // A file that does not parse contributes only its syntax error: what was
                 // read before it is not checked against what could not be read. The
                 // error comes from serde_json, which words it and places it exactly.
@@ -306,7 +296,7 @@ impl SeedSource {
                 };
                 checks.file_problem(index, message, position);
             }
-            Err(error) => {
+            FileOutcome::Failed(error) => {
                 checks.rewind(mark);
                 checks.file_problem(index, format!("cannot be read: {error}"), None);
             }
@@ -635,17 +625,10 @@ impl IdSet {
 
     /// Adds `id`; false when it was there already.
     fn insert(&mut self, id: &str) -> bool {
-        if self.contains(id) {
-            return false;
-        }
-        let number = self.ids.push(id.as_bytes());
-        if self.ids.full {
-            // Past 4 GiB of ids: counted as a repeat, so the seed is refused with a
-            // problem rather than misread.
-            return false;
-        }
-        self.index.insert(&self.ids, number);
-        true
+        let (_, added) = self.index.find_or_push(&mut self.ids, id.as_bytes());
+        // Past 4 GiB of ids, counted as a repeat: the seed is refused with a problem
+        // rather than misread.
+        added && !self.ids.full
     }
 }
 
@@ -708,41 +691,28 @@ impl Checks {
         self.ids[index] = Some(ids);
     }
 
-    /// Checks one record; the record when it parses.
-    fn record<I: json::Input>(
+    /// Checks one parsed element, at `position` in file `index`, against what came
+    /// before it; the record when it parsed.
+    fn take(
         &mut self,
         index: usize,
         position: usize,
-        raw: &[u8],
+        element: Element,
         seen: &mut IdSet,
-    ) -> Result<Option<I::Record>, NotJson>
-    where
-        I::Record: References,
-    {
+    ) -> Option<SeedRecord> {
+        let Element {
+            id: record,
+            has_id,
+            record: converted,
+            problems,
+        } = element;
         let file = FILES[index];
-        // The common case parses once, straight into the input type; a record that does
-        // not parse is parsed again loosely, to name it and word the problem.
-        let (has_id, record, input) = match serde_json::from_slice::<I>(raw) {
-            Ok(input) => (true, input.id().to_owned(), Ok(input)),
-            Err(_) => {
-                let value: serde_json::Value = serde_json::from_slice(raw).map_err(|_| NotJson)?;
-                let record = value
-                    .get("id")
-                    .and_then(serde_json::Value::as_str)
-                    .map_or_else(|| format!("#{position}"), ToOwned::to_owned);
-                (
-                    value.get("id").is_some(),
-                    record,
-                    serde_json::from_value::<I>(value),
-                )
-            }
-        };
-        let mut reporter = Reporter {
-            file,
-            record: &record,
-            problems: &mut self.problems,
-        };
         if has_id {
+            let mut reporter = Reporter {
+                file,
+                record: &record,
+                problems: &mut self.problems,
+            };
             if !is_slug(&record) {
                 reporter.report(format!(
                     "field `id`: `{record}` is not a slug (lowercase letters, digits and single hyphens)"
@@ -751,13 +721,8 @@ impl Checks {
                 reporter.report(format!("duplicate id `{record}`"));
             }
         }
-        let converted = match input {
-            Ok(input) => input.into_record(&mut reporter),
-            Err(error) => {
-                reporter.report(error.to_string());
-                return Ok(None);
-            }
-        };
+        self.problems.extend(problems);
+        let converted = converted?;
         if let Some(code) = converted.code() {
             let order = self.next_order(index, position);
             if let Some(first) = self.codes.get(code) {
@@ -774,20 +739,16 @@ impl Checks {
                 self.codes.insert(code.to_owned(), record.as_str().into());
             }
         }
-        let mut found = Vec::new();
         converted.references(&mut |field, target, target_file| {
-            found.push((field, target.to_owned(), target_file));
-        });
-        for (field, target, target_file) in found {
             let order = self.next_order(index, position);
             if self.read[target_file] {
-                self.check(order, index, &record, field, &target, target_file);
+                self.check(order, index, &record, field, target, target_file);
             } else {
                 self.pending
-                    .push(order, &record, field, &target, target_file);
+                    .push(order, &record, field, target, target_file);
             }
-        }
-        Ok(Some(converted))
+        });
+        Some(converted)
     }
 
     fn next_order(&mut self, index: usize, position: usize) -> (usize, usize, usize) {
@@ -864,6 +825,26 @@ fn is_slug(text: &str) -> bool {
         && !text.starts_with('-')
         && !text.ends_with('-')
         && !text.contains("--")
+}
+
+impl References for SeedRecord {
+    fn references(&self, refer: &mut dyn FnMut(&'static str, &str, usize)) {
+        match self {
+            SeedRecord::Country(record) => record.references(refer),
+            SeedRecord::Organization(record) => record.references(refer),
+            SeedRecord::Person(record) => record.references(refer),
+            SeedRecord::Agreement(record) => record.references(refer),
+            SeedRecord::Facility(record) => record.references(refer),
+            SeedRecord::Incident(record) => record.references(refer),
+        }
+    }
+
+    fn code(&self) -> Option<&str> {
+        match self {
+            SeedRecord::Country(record) => record.code(),
+            _ => None,
+        }
+    }
 }
 
 impl References for Country {
@@ -1036,6 +1017,65 @@ mod tests {
         file.set_len(file.metadata().expect("metadata").len() + 1)
             .expect("grows");
         assert_ne!(seed.fingerprint(), before);
+    }
+
+    #[test]
+    fn records_and_problems_keep_file_order_across_batches() {
+        let copy = copy_of_embedded();
+        let seed = SeedSource::from_dir(copy.path()).expect("a directory");
+        let incidents: Vec<serde_json::Value> =
+            serde_json::from_str(EMBEDDED[5]).expect("the embedded incidents");
+        // Enough records for several batches on each parser.
+        let count = 8 * pipeline::BATCH_ELEMENTS + 7;
+        let mut many: Vec<serde_json::Value> = (0..count)
+            .map(|n| {
+                let mut incident = incidents[n % incidents.len()].clone();
+                incident["id"] = serde_json::json!(format!("many-{n}"));
+                incident
+            })
+            .collect();
+        let path = copy.path().join(FILES[5]);
+        let write = |many: &[serde_json::Value]| {
+            std::fs::write(&path, serde_json::to_vec(many).expect("JSON")).expect("writes")
+        };
+        write(&many);
+        let mut read = Vec::new();
+        seed.read(|record| {
+            if let SeedRecord::Incident(incident) = record {
+                read.push(incident.id);
+            }
+        })
+        .expect("valid");
+        let expected: Vec<String> = (0..count).map(|n| format!("many-{n}")).collect();
+        assert_eq!(read, expected, "handed on in file order");
+
+        let last = count - 1;
+        many[1]["id"] = serde_json::json!("Not-A-Slug");
+        many[300].as_object_mut().expect("an object").remove("id");
+        many[700]["id"] = serde_json::json!("many-3");
+        many[last]["unknown"] = serde_json::json!(true);
+        write(&many);
+        let Err(SeedError::Invalid { problems, .. }) = seed.read(|_| {}) else {
+            panic!("an invalid seed was read");
+        };
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|problem| {
+                assert_eq!(problem.file, FILES[5]);
+                (
+                    problem.record.as_deref().unwrap_or_default(),
+                    problem.message.as_str(),
+                )
+            })
+            .collect();
+        let last_id = format!("many-{last}");
+        assert_eq!(found.len(), 4, "{found:#?}");
+        assert_eq!(found[0].0, "Not-A-Slug");
+        assert!(found[0].1.contains("not a slug"), "{found:#?}");
+        assert_eq!(found[1], ("#301", "missing field `id`"));
+        assert_eq!(found[2], ("many-3", "duplicate id `many-3`"));
+        assert_eq!(found[3].0, last_id);
+        assert!(found[3].1.contains("unknown field `unknown`"), "{found:#?}");
     }
 
     fn split(text: &str, block: usize) -> (Split, Vec<String>) {
