@@ -755,7 +755,7 @@ impl Importer<'_> {
         let (entries, bytes) = writer
             .finish()
             .map_err(|source| packed_error(name, source))?;
-        totals.count(keys::count_key(name, None), entries);
+        totals.count(|| keys::count_key(name, None), entries);
         totals.index(entries, bytes);
         Ok(())
     }
@@ -812,7 +812,9 @@ impl Importer<'_> {
         let name = link.tree();
         let mut writer = packed::Writer::new(&self.store.inner.links[&link]);
         let mut key = Vec::new();
-        let mut run: Option<(u32, u64)> = None;
+        let mut runs = Runs::default();
+        let count_key =
+            |owner: u32| keys::count_key(&name, Some(&utf8(owner_orders.ids.get(owner))));
         let mut merged = pairs.merged();
         let mut batch = Vec::with_capacity(GATHER);
         let mut gathered = Gathered::default();
@@ -837,21 +839,11 @@ impl Importer<'_> {
             }));
             for (entry, &(owner, _)) in batch.iter().enumerate() {
                 let (sort_key, id) = (gathered.get(2 * entry), gathered.get(2 * entry + 1));
-                match &mut run {
-                    Some((current, length)) if *current == owner => *length += 1,
-                    _ => {
-                        if let Some((previous, length)) = run {
-                            totals.count(
-                                keys::count_key(&name, Some(&utf8(owner_orders.ids.get(previous)))),
-                                length,
-                            );
-                        }
-                        run = Some((owner, 1));
-                        // A new owner: the key starts afresh.
-                        key.clear();
-                        key.extend_from_slice(owner_orders.ids.get(owner));
-                        key.push(keys::SEPARATOR);
-                    }
+                if runs.starts(owner, totals, count_key) {
+                    // A new owner: the key starts afresh.
+                    key.clear();
+                    key.extend_from_slice(owner_orders.ids.get(owner));
+                    key.push(keys::SEPARATOR);
                 }
                 let prefix = owner_orders.ids.get(owner).len() + 1;
                 key.truncate(prefix);
@@ -861,12 +853,7 @@ impl Importer<'_> {
                     .map_err(|source| packed_error(&name, source))?;
             }
         }
-        if let Some((previous, length)) = run {
-            totals.count(
-                keys::count_key(&name, Some(&utf8(owner_orders.ids.get(previous)))),
-                length,
-            );
-        }
+        runs.finish(totals, count_key);
         let (entries, bytes) = writer
             .finish()
             .map_err(|source| packed_error(&name, source))?;
@@ -900,7 +887,10 @@ impl Importer<'_> {
         postings.sort();
         let mut writer = packed::Writer::new(&self.store.inner.search);
         let mut key = Vec::new();
-        let mut run: Option<(u32, u64)> = None;
+        let mut runs = Runs::default();
+        let count_key = |token: u32| {
+            keys::count_key(keys::SEARCH_TREE, Some(&utf8(self.token_text.get(token))))
+        };
         let mut prefix = 0;
         let mut merged = postings.merged();
         let mut batch = Vec::with_capacity(GATHER);
@@ -924,25 +914,12 @@ impl Importer<'_> {
                     .map(|&(_, kind, rank)| (&orders[kind].ids, rank)),
             );
             for (entry, &(token, kind, _)) in batch.iter().enumerate() {
-                match &mut run {
-                    Some((current, length)) if *current == token => *length += 1,
-                    _ => {
-                        if let Some((previous, length)) = run {
-                            totals.count(
-                                keys::count_key(
-                                    keys::SEARCH_TREE,
-                                    Some(&utf8(self.token_text.get(previous))),
-                                ),
-                                length,
-                            );
-                        }
-                        run = Some((token, 1));
-                        // A new token: the key starts afresh.
-                        key.clear();
-                        key.extend_from_slice(self.token_text.get(token));
-                        key.push(keys::SEPARATOR);
-                        prefix = key.len();
-                    }
+                if runs.starts(token, totals, count_key) {
+                    // A new token: the key starts afresh.
+                    key.clear();
+                    key.extend_from_slice(self.token_text.get(token));
+                    key.push(keys::SEPARATOR);
+                    prefix = key.len();
                 }
                 key.truncate(prefix);
                 key.push(tags[kind]);
@@ -952,20 +929,50 @@ impl Importer<'_> {
                     .map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
             }
         }
-        if let Some((previous, length)) = run {
-            totals.count(
-                keys::count_key(
-                    keys::SEARCH_TREE,
-                    Some(&utf8(self.token_text.get(previous))),
-                ),
-                length,
-            );
-        }
+        runs.finish(totals, count_key);
         let (entries, bytes) = writer
             .finish()
             .map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
         totals.index(entries, bytes);
         Ok(())
+    }
+}
+
+/// The entries of a sorted tree, in runs of one owner (a link's owner record, a search
+/// token): each run's length is counted in `Totals` when it ends.
+#[derive(Default)]
+struct Runs {
+    /// The current run's owner and length.
+    current: Option<(u32, u64)>,
+}
+
+impl Runs {
+    /// Takes in an entry of `owner`; true when it starts a new run. `count_key` names
+    /// a finished run's list.
+    fn starts(
+        &mut self,
+        owner: u32,
+        totals: &mut Totals,
+        count_key: impl Fn(u32) -> Vec<u8>,
+    ) -> bool {
+        match &mut self.current {
+            Some((current, length)) if *current == owner => {
+                *length += 1;
+                false
+            }
+            _ => {
+                self.finish(totals, count_key);
+                self.current = Some((owner, 1));
+                true
+            }
+        }
+    }
+
+    /// Ends the current run, if any.
+    fn finish(&mut self, totals: &mut Totals, count_key: impl Fn(u32) -> Vec<u8>) {
+        if let Some((owner, length)) = self.current.take() {
+            totals.count(|| count_key(owner), length);
+        }
     }
 }
 
@@ -1135,10 +1142,11 @@ impl Totals {
         self.logical_bytes += bytes;
     }
 
-    /// Lists that fit in a chunk are counted by reading them; longer ones get a count.
-    fn count(&mut self, key: Vec<u8>, length: u64) {
+    /// Lists that fit in a chunk are counted by reading them; longer ones get a count,
+    /// under the key `key` builds (only for those).
+    fn count(&mut self, key: impl FnOnce() -> Vec<u8>, length: u64) {
         if length > MAX_CHUNK_ENTRIES as u64 {
-            self.counts.push((key, length));
+            self.counts.push((key(), length));
         }
     }
 }
