@@ -1,5 +1,7 @@
 //! `QueryRoot`: lookups by global id, code and slug, the root collections, and search.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Interface, Object, Union, ID};
 
 use super::agreement::{agreement_filter, Agreement, AgreementKind};
@@ -399,21 +401,12 @@ impl QueryRoot {
         }
         let store = store(ctx);
         let args = PageArgs::new(first, after, last, before, Default::default());
-        let scan = relay::search_scan(store, &text);
+        let matches = Arc::new(store.search_matches(&text).map_err(internal)?);
+        let scan = relay::search_scan(store, &matches);
         let load = |entry: &Entry| load_search_result(store, entry).map(Some);
         let count = {
-            let (store, text) = (store.clone(), text.clone());
-            std::sync::Arc::new(move || {
-                let entries = store
-                    .search(&text, crate::store::KeyRange::ALL, false)
-                    .map_err(internal)?;
-                let mut count = 0;
-                for entry in entries {
-                    entry.map_err(internal)?;
-                    count += 1;
-                }
-                Ok(count)
-            })
+            let (store, matches) = (store.clone(), matches.clone());
+            Arc::new(move || matches.count(&store).map_err(internal))
         };
         relay::paginate(&args, scan, load, count)
     }

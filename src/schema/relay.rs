@@ -14,7 +14,7 @@ use base64::Engine;
 use super::values::OrderDirection;
 use super::{bad_input, internal, Result};
 use crate::model::RecordKind;
-use crate::store::{Entry, KeyRange, List, Store, StoreError};
+use crate::store::{Entry, KeyRange, List, SearchMatches, Store, StoreError};
 
 /// `first`/`last` when neither is given.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
@@ -163,12 +163,9 @@ pub fn list_scan<'s>(
 /// Scans search results, for `paginate`.
 pub fn search_scan<'s>(
     store: &'s Store,
-    text: &'s str,
+    matches: &'s SearchMatches,
 ) -> impl Fn(KeyRange<'_>, bool) -> Entries<'s> + 's {
-    move |range, reverse| match store.search(text, range, reverse) {
-        Ok(entries) => Box::new(entries),
-        Err(error) => Box::new(std::iter::once(Err(error))),
-    }
+    move |range, reverse| matches.entries(store, range, reverse)
 }
 
 /// Builds one page of a list.

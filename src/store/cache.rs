@@ -32,6 +32,8 @@ pub(super) enum Cached {
     List(Arc<[Entry]>),
     /// The list is longer than a chunk: it is read from sled, never held here.
     LongList,
+    /// The list is longer than a chunk and has this many entries.
+    Counted(u64),
 }
 
 struct Slot {

@@ -9,6 +9,7 @@ pub mod codec;
 mod import;
 pub mod keys;
 mod manifest;
+mod matches;
 pub mod packed;
 pub mod search;
 mod verify;
@@ -30,6 +31,7 @@ pub use import::{ImportSummary, Importer};
 pub use keys::Link;
 use keys::SortKey;
 pub use manifest::Manifest;
+pub use matches::SearchMatches;
 use packed::MAX_CHUNK_ENTRIES;
 use search::Searchable;
 pub use verify::LogicalSize;
@@ -572,7 +574,7 @@ impl Store {
         match self.inner.cache.get(&key, generation) {
             Some(Cached::List(entries)) => return Ok(Some(entries)),
             Some(Cached::LongList) => return Ok(None),
-            Some(Cached::Record(_)) | None => {}
+            Some(Cached::Record(_) | Cached::Counted(_)) | None => {}
         }
         let mut entries = Vec::new();
         for entry in self
@@ -643,81 +645,6 @@ impl Store {
                 .scan(list, KeyRange::ALL, false)
                 .try_fold(0, |count, entry| entry.map(|_| count + 1)),
         }
-    }
-
-    /// The number of records a search token is indexed for.
-    fn token_count(&self, token: &str) -> Result<u64, StoreError> {
-        if let Some(count) = self.stored_count(&keys::count_key(keys::SEARCH_TREE, Some(token)))? {
-            return Ok(count);
-        }
-        let prefix = keys::link_prefix(token);
-        let (lower, upper) = bounds(&prefix, KeyRange::ALL);
-        packed::range(&self.inner.search, lower, upper, false).try_fold(0, |count, entry| {
-            entry
-                .map(|_| count + 1)
-                .map_err(|source| packed_error(keys::SEARCH_TREE, source))
-        })
-    }
-
-    /// Records of any kind whose indexed words include every word of `text`, ordered by
-    /// kind then id. Scans the postings of the rarest word and checks the others by key.
-    pub fn search<'a>(
-        &'a self,
-        text: &str,
-        range: KeyRange<'_>,
-        reverse: bool,
-    ) -> Result<impl Iterator<Item = Result<Entry, StoreError>> + 'a, StoreError> {
-        let mut tokens: Vec<(u64, String)> = Vec::new();
-        for token in search::query_tokens(text) {
-            tokens.push((self.token_count(&token)?, token));
-        }
-        tokens.sort();
-        let driver = tokens
-            .first()
-            .filter(|(count, _)| *count > 0)
-            .map(|(_, token)| token.clone());
-        let others: Vec<String> = tokens.into_iter().skip(1).map(|(_, token)| token).collect();
-        let tree = &self.inner.search;
-        let prefix = keys::link_prefix(driver.as_deref().unwrap_or_default());
-        let prefix_len = prefix.len();
-        let postings: Box<dyn Iterator<Item = Result<packed::Item, packed::PackedError>>> =
-            match driver {
-                None => Box::new(std::iter::empty()),
-                Some(_) => {
-                    let (lower, upper) = bounds(&prefix, range);
-                    Box::new(packed::range(tree, lower, upper, reverse))
-                }
-            };
-        let matches = postings.filter_map(move |item| {
-            let result = (|| {
-                let (key, _) = item.map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
-                let suffix = &key[prefix_len..];
-                for token in &others {
-                    let mut other = keys::link_prefix(token);
-                    other.extend_from_slice(suffix);
-                    if packed::get(tree, &other)
-                        .map_err(|source| packed_error(keys::SEARCH_TREE, source))?
-                        .is_none()
-                    {
-                        return Ok(None);
-                    }
-                }
-                let corrupt = || StoreError::Dangling {
-                    tree: keys::SEARCH_TREE.to_owned(),
-                    id: String::from_utf8_lossy(suffix).into_owned(),
-                    target: "any record tree".to_owned(),
-                };
-                let (&tag, id) = suffix.split_first().ok_or_else(corrupt)?;
-                let kind = keys::kind_of_tag(tag).ok_or_else(corrupt)?;
-                Ok(Some(Entry {
-                    key: suffix.to_vec(),
-                    kind,
-                    id: String::from_utf8_lossy(id).into_owned(),
-                }))
-            })();
-            result.transpose()
-        });
-        Ok(matches)
     }
 
     /// The manifest of the finished import this store holds, rebuilt from sled's own

@@ -3,7 +3,7 @@
 
 use kyrgyz_relations::app::Options;
 use kyrgyz_relations::generate::{generate, GenerateError, Scale};
-use kyrgyz_relations::schema::build_schema;
+use kyrgyz_relations::schema::{build_schema, parse_global_id};
 use kyrgyz_relations::seed::{SeedSource, FILES};
 
 use crate::support::open;
@@ -186,5 +186,175 @@ fn a_generated_import_holds_every_record_and_link_both_ways_in_list_order() {
             expected.len() as u64,
             "{link:?} of `{owner}`"
         );
+    }
+}
+
+#[tokio::test]
+async fn search_finds_exactly_the_records_holding_every_word_and_pages_both_ways() {
+    use kyrgyz_relations::store::search::{query_tokens, Searchable};
+    use serde_json::json;
+
+    let seed = tempfile::tempdir().expect("a temporary directory");
+    generate(seed.path(), &Scale::for_incidents(3_000), 11).expect("generates");
+    let dataset = SeedSource::from_dir(seed.path())
+        .expect("reads")
+        .validate()
+        .unwrap_or_else(|error| panic!("{error}"));
+
+    // Every record's type name, id and tokens, in the order search lists them: by type
+    // (countries first, incidents last), then id.
+    let mut records: Vec<(&str, String, std::collections::BTreeSet<String>)> = Vec::new();
+    let mut add = |type_name: &'static str, id: &str, tokens| {
+        records.push((type_name, id.to_owned(), tokens));
+    };
+    dataset
+        .countries
+        .iter()
+        .for_each(|r| add("Country", &r.id, r.search_tokens()));
+    dataset
+        .organizations
+        .iter()
+        .for_each(|r| add("Organization", &r.id, r.search_tokens()));
+    dataset
+        .people
+        .iter()
+        .for_each(|r| add("Person", &r.id, r.search_tokens()));
+    dataset
+        .agreements
+        .iter()
+        .for_each(|r| add("Agreement", &r.id, r.search_tokens()));
+    dataset
+        .facilities
+        .iter()
+        .for_each(|r| add("Facility", &r.id, r.search_tokens()));
+    dataset
+        .incidents
+        .iter()
+        .for_each(|r| add("Incident", &r.id, r.search_tokens()));
+    let type_rank = |name: &str| {
+        [
+            "Country",
+            "Organization",
+            "Person",
+            "Agreement",
+            "Facility",
+            "Incident",
+        ]
+        .iter()
+        .position(|known| *known == name)
+    };
+    records.sort_by(|a, b| (type_rank(a.0), &a.1).cmp(&(type_rank(b.0), &b.1)));
+    let expected = |text: &str| -> Vec<(String, String)> {
+        let words = query_tokens(text);
+        records
+            .iter()
+            .filter(|(_, _, tokens)| words.is_subset(tokens))
+            .map(|(type_name, id, _)| (type_name.to_string(), id.clone()))
+            .collect()
+    };
+
+    // Words with a few postings (a number), with more than a chunk's (a type's name,
+    // "synthetic"), and with none, alone and together: every way matches are found. Two
+    // common words that no record has both of ("Agreement incident") must not be counted
+    // by the postings of either.
+    let texts = [
+        "Incident 1234",
+        "1234",
+        "1234 12",
+        "agreement",
+        "Synthetic incident",
+        "Agreement incident",
+        "synthetic number 7",
+        "Person 7",
+        "incident zzzz",
+        "zzzz",
+    ];
+    for read_cache_bytes in [kyrgyz_relations::store::DEFAULT_READ_CACHE_BYTES, 0] {
+        let data = tempfile::tempdir().expect("a temporary directory");
+        let store = open(&Options {
+            seed_dir: Some(seed.path().to_owned()),
+            read_cache_bytes,
+            ..Options::new(data.path())
+        })
+        .store;
+        let schema = build_schema(store, Default::default());
+        // `totalCount` is asked for on the first page only: a count of common words walks
+        // every match.
+        let query = r#"query($text: String!, $count: Boolean!, $first: Int, $after: String, $last: Int, $before: String) {
+            search(text: $text, first: $first, after: $after, last: $last, before: $before) {
+                totalCount @include(if: $count)
+                pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                nodes { __typename ... on Node { id } }
+            }
+        }"#;
+        let page = |variables: serde_json::Value| {
+            let schema = &schema;
+            async move {
+                let request = async_graphql::Request::new(query)
+                    .variables(async_graphql::Variables::from_json(variables));
+                let response = schema.execute(request).await;
+                assert!(response.errors.is_empty(), "{:?}", response.errors);
+                response.data.into_json().expect("JSON")["search"].clone()
+            }
+        };
+        let listed = |page: &serde_json::Value| -> Vec<(String, String)> {
+            page["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .map(|node| {
+                    let type_name = node["__typename"].as_str().expect("a type").to_owned();
+                    let id = async_graphql::ID(node["id"].as_str().expect("an id").to_owned());
+                    let (kind, slug) = parse_global_id(&id).expect("a global id");
+                    assert_eq!(kind.type_name(), type_name);
+                    (type_name, slug)
+                })
+                .collect()
+        };
+        for text in texts {
+            let expected = expected(text);
+            let context = format!("`{text}` with a read cache of {read_cache_bytes} bytes");
+            // Forward, then backward, 61 at a time (not a multiple of a chunk's 64).
+            let (mut forward, mut after) = (Vec::new(), None::<String>);
+            loop {
+                let count = after.is_none();
+                let page =
+                    page(json!({ "text": text, "count": count, "first": 61, "after": after }))
+                        .await;
+                if count {
+                    assert_eq!(page["totalCount"], json!(expected.len()), "{context}");
+                }
+                forward.extend(listed(&page));
+                if page["pageInfo"]["hasNextPage"] != json!(true) {
+                    break;
+                }
+                after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+            }
+            assert_eq!(forward, expected, "{context}, forward");
+            let (mut backward, mut before) = (Vec::new(), None::<String>);
+            loop {
+                let count = before.is_none();
+                let page =
+                    page(json!({ "text": text, "count": count, "last": 61, "before": before }))
+                        .await;
+                if count {
+                    assert_eq!(page["totalCount"], json!(expected.len()), "{context}");
+                }
+                backward.splice(0..0, listed(&page));
+                if page["pageInfo"]["hasPreviousPage"] != json!(true) {
+                    break;
+                }
+                before = page["pageInfo"]["startCursor"].as_str().map(str::to_owned);
+            }
+            assert_eq!(backward, expected, "{context}, backward");
+        }
+        // The texts cover every case: no match, a few, one chunk's worth and many.
+        let sizes: Vec<usize> = texts.iter().map(|text| expected(text).len()).collect();
+        assert!(sizes.contains(&0), "{sizes:?}");
+        assert!(
+            sizes.iter().any(|size| (1..=64).contains(size)),
+            "{sizes:?}"
+        );
+        assert!(sizes.iter().any(|size| *size > 1_000), "{sizes:?}");
     }
 }
