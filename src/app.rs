@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use crate::seed::{SeedError, SeedRecord, SeedSource};
-use crate::store::{self, ImportSummary, Importer, Manifest, Store, StoreError, StoreState};
+use crate::store::{
+    self, ImportSummary, Importer, Manifest, Prepared, Store, StoreError, StoreState,
+};
 
 /// Where the data lives and which seed it comes from.
 #[derive(Clone, Debug)]
@@ -199,21 +201,30 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
     })
 }
 
-/// Reads the seed into the importer. The seed reader parses on every core and hands the
-/// records on here, in order, as they are checked. Returns the seed's hash (or its
-/// problems) and the importer.
+/// Reads the seed into the importer. The seed reader parses on every core, and there
+/// prepares each record for the import (encodes it, works out its sort key and search
+/// tokens); it hands the records on here, in order, as they are checked. Returns the
+/// seed's hash (or its problems) and the importer.
 fn read_into<'s>(
     seed: &SeedSource,
     mut importer: Importer<'s>,
 ) -> (Result<String, SeedError>, Importer<'s>) {
     let started = std::time::Instant::now();
-    let hash = seed.read(|record| match record {
-        SeedRecord::Country(record) => importer.add(&record),
-        SeedRecord::Organization(record) => importer.add(&record),
-        SeedRecord::Person(record) => importer.add(&record),
-        SeedRecord::Agreement(record) => importer.add(&record),
-        SeedRecord::Facility(record) => importer.add(&record),
-        SeedRecord::Incident(record) => importer.add(&record),
+    let prepare = |record: &SeedRecord| match record {
+        SeedRecord::Country(record) => Prepared::of(record),
+        SeedRecord::Organization(record) => Prepared::of(record),
+        SeedRecord::Person(record) => Prepared::of(record),
+        SeedRecord::Agreement(record) => Prepared::of(record),
+        SeedRecord::Facility(record) => Prepared::of(record),
+        SeedRecord::Incident(record) => Prepared::of(record),
+    };
+    let hash = seed.read_prepared(prepare, |record, prepared| match record {
+        SeedRecord::Country(record) => importer.add_prepared(&record, prepared),
+        SeedRecord::Organization(record) => importer.add_prepared(&record, prepared),
+        SeedRecord::Person(record) => importer.add_prepared(&record, prepared),
+        SeedRecord::Agreement(record) => importer.add_prepared(&record, prepared),
+        SeedRecord::Facility(record) => importer.add_prepared(&record, prepared),
+        SeedRecord::Incident(record) => importer.add_prepared(&record, prepared),
     });
     tracing::debug!(elapsed = ?started.elapsed(), "read the seed");
     (hash, importer)

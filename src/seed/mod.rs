@@ -202,11 +202,22 @@ impl SeedSource {
     ///
     /// Parsing runs on every core (`pipeline`); the checks and `sink` run on this thread.
     pub fn read(&self, mut sink: impl FnMut(SeedRecord)) -> Result<String, SeedError> {
+        self.read_prepared(|_| (), |record, ()| sink(record))
+    }
+
+    /// `read`, handing `sink` each record with what `prepare` made of it. `prepare` runs
+    /// on the parser threads as records are parsed, checked or not: work that needs no
+    /// order belongs there, off the one thread that checks and sinks.
+    pub fn read_prepared<P: Send>(
+        &self,
+        prepare: impl Fn(&SeedRecord) -> P + Sync,
+        mut sink: impl FnMut(SeedRecord, P),
+    ) -> Result<String, SeedError> {
         let mut checks = Checks::default();
         // The file being read: where `checks` stood before it, its ids, and whether an
         // element was not JSON.
         let mut current: Option<(Mark, IdSet, bool)> = None;
-        let hash = pipeline::read(self, |parsed| match parsed {
+        let hash = pipeline::read(self, &prepare, |parsed| match parsed {
             Parsed::Elements {
                 file,
                 first_position,
@@ -216,11 +227,11 @@ impl SeedSource {
                     current.get_or_insert_with(|| (checks.mark(), IdSet::default(), false));
                 for (offset, element) in elements.into_iter().enumerate() {
                     match element {
-                        Ok(element) => {
-                            if let Some(record) =
-                                checks.take(file, first_position + offset, element, seen)
-                            {
-                                sink(record);
+                        Ok(mut element) => {
+                            let prepared = element.prepared.take();
+                            let record = checks.take(file, first_position + offset, element, seen);
+                            if let (Some(record), Some(prepared)) = (record, prepared) {
+                                sink(record, prepared);
                             }
                         }
                         Err(NotJson) => *malformed = true,
@@ -693,11 +704,11 @@ impl Checks {
 
     /// Checks one parsed element, at `position` in file `index`, against what came
     /// before it; the record when it parsed.
-    fn take(
+    fn take<P>(
         &mut self,
         index: usize,
         position: usize,
-        element: Element,
+        element: Element<P>,
         seen: &mut IdSet,
     ) -> Option<SeedRecord> {
         let Element {
@@ -705,6 +716,7 @@ impl Checks {
             has_id,
             record: converted,
             problems,
+            ..
         } = element;
         let file = FILES[index];
         if has_id {

@@ -57,13 +57,13 @@ pub(super) enum FileOutcome {
 }
 
 /// What the caller is handed, in file order.
-pub(super) enum Parsed {
+pub(super) enum Parsed<P> {
     Elements {
         file: usize,
         first_position: usize,
         /// Each element, or `NotJson` for one that is not even JSON (the file's syntax
         /// error is reported instead).
-        elements: Vec<Result<Element, NotJson>>,
+        elements: Vec<Result<Element<P>, NotJson>>,
     },
     End {
         file: usize,
@@ -72,20 +72,28 @@ pub(super) enum Parsed {
 }
 
 /// One parsed element (that is at least JSON).
-pub(super) struct Element {
+pub(super) struct Element<P> {
     /// Its id, or `#position` when it has none.
     pub id: String,
     pub has_id: bool,
     /// The record, unless the element does not fit the file's record type.
     pub record: Option<SeedRecord>,
+    /// What the reader's `prepare` made of the record, on the parser's thread: present
+    /// exactly when `record` is.
+    pub prepared: Option<P>,
     /// Its own problems, in the order found.
     pub problems: Vec<Problem>,
 }
 
 /// Reads every file of `source`, handing each parsed batch and each file's end to
 /// `each` on this thread, in file order; returns the hex SHA-256 of the seed (see
-/// `SeedSource::content_hash`).
-pub(super) fn read(source: &SeedSource, mut each: impl FnMut(Parsed)) -> String {
+/// `SeedSource::content_hash`). Each record is handed to `prepare` on the parser's
+/// thread as soon as it is parsed.
+pub(super) fn read<P: Send>(
+    source: &SeedSource,
+    prepare: &(impl Fn(&SeedRecord) -> P + Sync),
+    mut each: impl FnMut(Parsed<P>),
+) -> String {
     let parsers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(MAX_PARSERS);
@@ -95,9 +103,9 @@ pub(super) fn read(source: &SeedSource, mut each: impl FnMut(Parsed)) -> String 
         let mut workers = Vec::with_capacity(parsers);
         for number in 0..parsers {
             let (piece_sender, pieces) = sync_channel::<Piece>(DEPTH);
-            let (parsed_sender, parsed) = sync_channel::<Parsed>(DEPTH);
+            let (parsed_sender, parsed) = sync_channel::<Parsed<P>>(DEPTH);
             workers.push(spawn(scope, format!("seed-parse-{number}"), move || {
-                parse_all(pieces, parsed_sender)
+                parse_all(pieces, parsed_sender, prepare)
             }));
             to_parsers.push(piece_sender);
             from_parsers.push(parsed);
@@ -239,7 +247,11 @@ impl Batch {
 }
 
 /// A parser: parses each batch it is handed and hands it back, in the same order.
-fn parse_all(pieces: Receiver<Piece>, parsed: SyncSender<Parsed>) {
+fn parse_all<P>(
+    pieces: Receiver<Piece>,
+    parsed: SyncSender<Parsed<P>>,
+    prepare: &impl Fn(&SeedRecord) -> P,
+) {
     for piece in pieces {
         let result = match piece {
             Piece::Elements {
@@ -249,15 +261,19 @@ fn parse_all(pieces: Receiver<Piece>, parsed: SyncSender<Parsed>) {
                 ends,
             } => {
                 let mut start = 0;
-                let elements = ends
-                    .iter()
-                    .enumerate()
-                    .map(|(offset, &end)| {
-                        let element = parse(file, first_position + offset, &bytes[start..end]);
-                        start = end;
-                        element
-                    })
-                    .collect();
+                let elements =
+                    ends.iter()
+                        .enumerate()
+                        .map(|(offset, &end)| {
+                            let element = parse(file, first_position + offset, &bytes[start..end])
+                                .map(|mut element| {
+                                    element.prepared = element.record.as_ref().map(prepare);
+                                    element
+                                });
+                            start = end;
+                            element
+                        })
+                        .collect();
                 Parsed::Elements {
                     file,
                     first_position,
@@ -273,25 +289,27 @@ fn parse_all(pieces: Receiver<Piece>, parsed: SyncSender<Parsed>) {
 }
 
 /// Parses one element of file `file`, at `position`, into that file's record type.
-fn parse(file: usize, position: usize, raw: &[u8]) -> Result<Element, NotJson> {
+fn parse<P>(file: usize, position: usize, raw: &[u8]) -> Result<Element<P>, NotJson> {
     match file {
-        COUNTRIES => parse_as::<json::CountryInput>(file, position, raw, SeedRecord::Country),
+        COUNTRIES => parse_as::<json::CountryInput, P>(file, position, raw, SeedRecord::Country),
         ORGANIZATIONS => {
-            parse_as::<json::OrganizationInput>(file, position, raw, SeedRecord::Organization)
+            parse_as::<json::OrganizationInput, P>(file, position, raw, SeedRecord::Organization)
         }
-        PEOPLE => parse_as::<json::PersonInput>(file, position, raw, SeedRecord::Person),
-        AGREEMENTS => parse_as::<json::AgreementInput>(file, position, raw, SeedRecord::Agreement),
-        FACILITIES => parse_as::<json::FacilityInput>(file, position, raw, SeedRecord::Facility),
-        _ => parse_as::<json::IncidentInput>(file, position, raw, SeedRecord::Incident),
+        PEOPLE => parse_as::<json::PersonInput, P>(file, position, raw, SeedRecord::Person),
+        AGREEMENTS => {
+            parse_as::<json::AgreementInput, P>(file, position, raw, SeedRecord::Agreement)
+        }
+        FACILITIES => parse_as::<json::FacilityInput, P>(file, position, raw, SeedRecord::Facility),
+        _ => parse_as::<json::IncidentInput, P>(file, position, raw, SeedRecord::Incident),
     }
 }
 
-fn parse_as<I: json::Input>(
+fn parse_as<I: json::Input, P>(
     file: usize,
     position: usize,
     raw: &[u8],
     wrap: fn(I::Record) -> SeedRecord,
-) -> Result<Element, NotJson> {
+) -> Result<Element<P>, NotJson> {
     // The common case parses once, straight into the input type; an element that does
     // not parse is parsed again loosely, to name its record and word the problem.
     let (has_id, id, input) = match serde_json::from_slice::<I>(raw) {
@@ -326,6 +344,7 @@ fn parse_as<I: json::Input>(
         id,
         has_id,
         record,
+        prepared: None,
         problems,
     })
 }

@@ -26,8 +26,8 @@ use super::keys::{self, Link};
 use super::packed::{self, MAX_CHUNK_ENTRIES};
 use super::search::Tokenizer;
 use super::{
-    codec, packed_error, sled_error, Manifest, Record, Store, StoreError, FORMAT_VERSION,
-    META_FORMAT, META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
+    codec, packed_error, sled_error, CodecError, Manifest, Record, Store, StoreError,
+    FORMAT_VERSION, META_FORMAT, META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
 };
 use crate::arena::{Arena, ArenaIndex};
 
@@ -83,8 +83,6 @@ impl Store {
             token_text: Arena::default(),
             postings: Blocks::default(),
             codes: Vec::new(),
-            record_tokens: Vec::new(),
-            tokenizer: Tokenizer::default(),
             error: None,
         })
     }
@@ -400,26 +398,74 @@ pub struct Importer<'s> {
     /// `token number << 32 | kind index << 29 | record number`.
     postings: Blocks,
     codes: Vec<(String, u32)>,
-    /// Reused per record: its token numbers, and the tokenizer's buffers.
-    record_tokens: Vec<u32>,
-    tokenizer: Tokenizer,
     error: Option<StoreError>,
+}
+
+/// What `Importer` needs of a record that any thread can work out on its own: its encoded
+/// value, its sort key and its distinct search tokens. The seed's parser threads prepare
+/// records as they parse them (`Prepared::of`), so the one thread that takes records in
+/// order (`Importer::add_prepared`) only numbers them.
+pub struct Prepared {
+    value: Result<Vec<u8>, CodecError>,
+    sort_key: Vec<u8>,
+    /// The record's distinct search tokens, end to end in `token_text`, sorted.
+    token_text: String,
+    token_spans: Vec<(u32, u32)>,
+}
+
+thread_local! {
+    /// Each thread's tokenizer buffers, reused for every record it prepares.
+    static TOKENIZER: std::cell::RefCell<Tokenizer> = std::cell::RefCell::new(Tokenizer::default());
+}
+
+impl Prepared {
+    pub fn of<R: Record>(record: &R) -> Prepared {
+        let mut token_text = String::new();
+        let mut token_spans: Vec<(u32, u32)> = Vec::new();
+        TOKENIZER.with_borrow_mut(|tokenizer| {
+            for text in record.search_texts() {
+                tokenizer.tokens(text, &mut |token| {
+                    let start = token_text.len() as u32;
+                    token_text.push_str(token);
+                    token_spans.push((start, token_text.len() as u32));
+                });
+            }
+        });
+        let text = |&(start, end): &(u32, u32)| &token_text[start as usize..end as usize];
+        token_spans.sort_unstable_by(|a, b| text(a).cmp(text(b)));
+        token_spans.dedup_by(|a, b| text(a) == text(b));
+        Prepared {
+            value: codec::encode(record),
+            sort_key: record.sort_key(),
+            token_text,
+            token_spans,
+        }
+    }
 }
 
 impl Importer<'_> {
     /// Takes in one record. Its references may name records that come later.
     pub fn add<R: Record + Linked>(&mut self, record: &R) {
+        self.add_prepared(record, Prepared::of(record));
+    }
+
+    /// `add`, for a record whose `Prepared::of` was worked out already.
+    pub fn add_prepared<R: Record + Linked>(&mut self, record: &R, prepared: Prepared) {
         if self.error.is_some() {
             return;
         }
-        if let Err(error) = self.try_add(record) {
+        if let Err(error) = self.try_add(record, prepared) {
             self.error = Some(error);
         }
     }
 
-    fn try_add<R: Record + Linked>(&mut self, record: &R) -> Result<(), StoreError> {
+    fn try_add<R: Record + Linked>(
+        &mut self,
+        record: &R,
+        prepared: Prepared,
+    ) -> Result<(), StoreError> {
         let kind = kind_index(R::KIND);
-        let value = codec::encode(record).map_err(|source| StoreError::Encode {
+        let value = prepared.value.map_err(|source| StoreError::Encode {
             tree: keys::record_tree(R::KIND).to_owned(),
             key: record.id().to_owned(),
             source,
@@ -446,7 +492,7 @@ impl Importer<'_> {
             .spooled
             .push(self.spool_len << SPOOL_LENGTH_BITS | value.len() as u64);
         self.spool_len += value.len() as u64;
-        table.sort_keys.push(&record.sort_key());
+        table.sort_keys.push(&prepared.sort_key);
         if R::KIND != RecordKind::Incident {
             // Incidents are never the target of a stated link.
             self.numbers[kind].insert(&table.ids, number);
@@ -468,20 +514,19 @@ impl Importer<'_> {
                 }
             }
         }
-        // Each distinct token once: a record's token numbers, sorted and deduplicated, are
-        // the set `Searchable::search_tokens` names, without a `String` per token.
-        let (tokens, token_text) = (&mut self.tokens, &mut self.token_text);
-        let record_tokens = &mut self.record_tokens;
-        record_tokens.clear();
-        for text in record.search_texts() {
-            self.tokenizer.tokens(text, &mut |token| {
-                let (number, _) = tokens.find_or_push(token_text, token.as_bytes());
-                record_tokens.push(number);
-            });
+        // Each distinct token once (`Prepared` holds them deduplicated): the set
+        // `Searchable::search_tokens` names, without a `String` per token.
+        for &(start, end) in &prepared.token_spans {
+            let token = &prepared.token_text[start as usize..end as usize];
+            let (token, _) = self
+                .tokens
+                .find_or_push(&mut self.token_text, token.as_bytes());
+            self.postings
+                .push(u64::from(token) << 32 | (kind as u64) << 29 | u64::from(number));
         }
         if self.tables[kind].ids.full
             || self.tables[kind].sort_keys.full
-            || token_text.full
+            || self.token_text.full
             || self.pending_targets.full
         {
             return Err(StoreError::TooLarge {
@@ -489,17 +534,11 @@ impl Importer<'_> {
                 limit: u64::from(u32::MAX),
             });
         }
-        if token_text.len() >= MAX_TOKENS {
+        if self.token_text.len() >= MAX_TOKENS {
             return Err(StoreError::TooLarge {
                 what: "distinct search tokens".to_owned(),
                 limit: MAX_TOKENS as u64,
             });
-        }
-        record_tokens.sort_unstable();
-        record_tokens.dedup();
-        for &token in record_tokens.iter() {
-            self.postings
-                .push(u64::from(token) << 32 | (kind as u64) << 29 | u64::from(number));
         }
         Ok(())
     }
@@ -627,7 +666,10 @@ impl Importer<'_> {
                 .sum(),
         );
         store.flush()?;
-        tracing::debug!(elapsed = ?started.elapsed(), "wrote counts and flushed");
+        tracing::debug!(
+            elapsed = ?started.elapsed(),
+            "wrote counts and flushed"
+        );
         drop(self.spool);
         // The spool is scratch: failing to remove it loses nothing.
         if let Err(error) = std::fs::remove_file(&self.spool_path) {
@@ -688,7 +730,6 @@ impl Importer<'_> {
         // writing.
         self.numbers = Default::default();
         self.tokens = ArenaIndex::default();
-        self.record_tokens = Vec::new();
         Ok(())
     }
 

@@ -27,7 +27,7 @@ use crate::model::{Agreement, Country, Facility, Incident, Organization, Person,
 pub use cache::ReadCacheUsage;
 use cache::{Cached, ReadCache};
 pub use codec::CodecError;
-pub use import::{ImportSummary, Importer};
+pub use import::{ImportSummary, Importer, Prepared};
 pub use keys::Link;
 use keys::SortKey;
 pub use manifest::Manifest;
