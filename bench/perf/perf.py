@@ -23,6 +23,7 @@ import os
 import random
 import re
 import subprocess
+import statistics
 import sys
 import time
 import urllib.parse
@@ -587,6 +588,9 @@ def report(args):
     def loads(store):
         return [r for r in by_type.get("load", []) if r["store"] == store]
 
+    def imports(store):
+        return [r for r in by_type.get("import", []) if r["store"] == store and r["seconds"]]
+
     text, markdown = [], []
 
     def both(line, md=None):
@@ -654,6 +658,16 @@ def report(args):
                 f"{rate:,.0f} records/s, {(imported['records'] + entries) / imported['seconds']:,.0f} "
                 f"entries/s; peak RSS {imported['hwm_kib'] / 1024:,.1f} MiB"
             )
+            again = [r for r in imports(name) if r is not imported]
+            if again:
+                store_lines.append(
+                    "first start again: "
+                    + ", ".join(
+                        f"{r['seconds']:.2f} s ({r['records'] / r['seconds']:,.0f} records/s, "
+                        f"peak RSS {r['hwm_kib'] / 1024:,.1f} MiB)"
+                        for r in again
+                    )
+                )
         logical = one("logical", name)
         for disk in [r for r in by_type.get("disk", []) if r["store"] == name]:
             line = f"disk ({disk['phase']}): {disk['bytes'] / 2**20:,.1f} MiB"
@@ -765,7 +779,7 @@ def report(args):
         text.append("")
         markdown.append("")
 
-    targets = target_rows(synthetic, loads, one, machine)
+    targets = target_rows(synthetic, loads, one, imports, machine)
     if targets:
         text.append("--- issue 4's targets ---")
         markdown.append("### Issue 4's targets")
@@ -786,7 +800,7 @@ def ratio(numerator, denominator):
     return f"{numerator['rps'] / denominator['rps']:.2f}"
 
 
-def target_rows(synthetic, loads, one, machine):
+def target_rows(synthetic, loads, one, imports, machine):
     rows = []
     if not synthetic:
         return rows
@@ -825,14 +839,18 @@ def target_rows(synthetic, loads, one, machine):
                     f"{factor:.2f}x",
                     verdict(factor >= 1.5),
                 ])
-    imported = one("import", large["store"])
-    if imported and imported["seconds"]:
-        rate = imported["records"] / imported["seconds"]
-        rows.append([f"first-start import ≥ 100,000 records/s, {at}", f"{rate:,.0f}/s", verdict(rate >= 100_000)])
+    imported = imports(large["store"])
+    if imported:
+        # The median rate and the highest peak of every first start.
+        rates = [r["records"] / r["seconds"] for r in imported]
+        rate = statistics.median(rates)
+        peak = max(r["hwm_kib"] for r in imported)
+        runs = f" (median of {len(rates)})" if len(rates) > 1 else ""
+        rows.append([f"first-start import ≥ 100,000 records/s, {at}{runs}", f"{rate:,.0f}/s", verdict(rate >= 100_000)])
         rows.append([
-            f"import peak RSS < 512 MB, {at}",
-            f"{imported['hwm_kib'] * 1024 / 1e6:,.0f} MB",
-            verdict(imported["hwm_kib"] * 1024 < 512e6),
+            f"import peak RSS < 512 MB, {at}" + (f" (highest of {len(rates)})" if len(rates) > 1 else ""),
+            f"{peak * 1024 / 1e6:,.0f} MB",
+            verdict(peak * 1024 < 512e6),
         ])
     served = [r for r in loads(large["store"]) if r["server"] == "real"]
     if served:
