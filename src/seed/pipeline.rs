@@ -261,19 +261,17 @@ fn parse_all<P>(
                 ends,
             } => {
                 let mut start = 0;
-                let elements =
-                    ends.iter()
-                        .enumerate()
-                        .map(|(offset, &end)| {
-                            let element = parse(file, first_position + offset, &bytes[start..end])
-                                .map(|mut element| {
-                                    element.prepared = element.record.as_ref().map(prepare);
-                                    element
-                                });
-                            start = end;
-                            element
-                        })
-                        .collect();
+                let elements = ends
+                    .iter()
+                    .enumerate()
+                    .map(|(offset, &end)| {
+                        let raw = &bytes[start..end];
+                        start = end;
+                        let mut element = parse(file, first_position + offset, raw)?;
+                        element.prepared = element.record.as_ref().map(prepare);
+                        Ok(element)
+                    })
+                    .collect();
                 Parsed::Elements {
                     file,
                     first_position,
