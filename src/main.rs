@@ -18,9 +18,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Transparent huge pages off while the store opens (a first start imports the seed),
 /// back on for serving. With them on, what the import frees inside a 2 MiB page stays
-/// resident, so its peak RSS moved with the kernel's supply of huge pages: 480-560 MB for
-/// a million incidents where it held at 420 MB with them off (BENCHMARKS.md). Only
-/// what this process turned off is turned back on; elsewhere than Linux, nothing.
+/// resident, so its peak RSS moved with the kernel's supply of huge pages: 481-511 MB for
+/// a million incidents, 407-447 MB with them off (BENCHMARKS.md). Only what this
+/// process turned off is turned back on; elsewhere than Linux, nothing.
 struct HugePagesOff {
     turned_off: bool,
 }
