@@ -30,10 +30,9 @@ pub(super) enum Cached {
     Record(Arc<dyn Any + Send + Sync>),
     /// Every entry of a list no longer than a chunk, in key order.
     List(Arc<[Entry]>),
-    /// The list is longer than a chunk: it is read from sled, never held here.
-    LongList,
-    /// The list is longer than a chunk and has this many entries.
-    Counted(u64),
+    /// The list is longer than a chunk, with this many entries: it is read from sled,
+    /// never held here.
+    Long(u64),
 }
 
 struct Slot {

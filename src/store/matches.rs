@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use super::{
-    bounds, cache, keys, packed, packed_error, search, Cached, Entry, KeyRange, Scan, Store,
-    StoreError, MAX_CHUNK_ENTRIES,
+    bounds, cache, keys, packed, packed_error, search, Entry, KeyRange, ListShape, Scan, Store,
+    StoreError,
 };
 
 /// The records holding every word of a search text (`Store::search_matches`).
@@ -31,14 +31,6 @@ enum Found {
     },
 }
 
-/// The postings of one search word.
-enum Postings {
-    /// Every record indexed for the word, in key order: no more than a chunk's entries.
-    Short(Arc<[Entry]>),
-    /// More than a chunk's entries: this many.
-    Long(u64),
-}
-
 impl Store {
     /// The records of any kind whose indexed words include every word of `text`, ordered
     /// by kind then id (see the module's notes for how they are found). A text without
@@ -48,8 +40,8 @@ impl Store {
         let mut long: Vec<(u64, String)> = Vec::new();
         for token in search::query_tokens(text) {
             match self.postings(&token)? {
-                Postings::Short(entries) => short.push(entries),
-                Postings::Long(count) => long.push((count, token)),
+                ListShape::Short(entries) => short.push(entries),
+                ListShape::Long(count) => long.push((count, token)),
             }
         }
         long.sort();
@@ -88,41 +80,13 @@ impl Store {
         Ok(SearchMatches(Found::Held(matches.into())))
     }
 
-    /// The postings of `token`: from the read cache, else read (and then cached).
-    fn postings(&self, token: &str) -> Result<Postings, StoreError> {
-        let generation = self.generation();
-        let key = cache::list_key(keys::SEARCH_TREE, token);
-        match self.inner.cache.get(&key, generation) {
-            Some(Cached::List(entries)) => return Ok(Postings::Short(entries)),
-            Some(Cached::Counted(count)) => return Ok(Postings::Long(count)),
-            Some(Cached::Record(_) | Cached::LongList) | None => {}
-        }
-        let mut entries = Vec::new();
-        for entry in self
-            .posting_entries(token, KeyRange::ALL, false)
-            .take(MAX_CHUNK_ENTRIES + 1)
-        {
-            entries.push(entry?);
-        }
-        if entries.len() > MAX_CHUNK_ENTRIES {
-            let stored = self.stored_count(&keys::count_key(keys::SEARCH_TREE, Some(token)))?;
-            let count = match stored {
-                Some(count) => count,
-                // The import stores the count of every list longer than a chunk; count
-                // the postings rather than fail if it is missing.
-                None => self
-                    .posting_entries(token, KeyRange::ALL, false)
-                    .try_fold(0, |count, entry| entry.map(|_| count + 1))?,
-            };
-            let cached = Cached::Counted(count);
-            self.inner.cache.insert(&key, cached, generation, 0);
-            return Ok(Postings::Long(count));
-        }
-        let entries: Arc<[Entry]> = entries.into();
-        let cost = cache::list_cost(&entries);
-        let cached = Cached::List(entries.clone());
-        self.inner.cache.insert(&key, cached, generation, cost);
-        Ok(Postings::Short(entries))
+    /// The postings of `token`: its list's shape, from the read cache or read and cached.
+    fn postings(&self, token: &str) -> Result<ListShape, StoreError> {
+        self.held_shape(
+            cache::list_key(keys::SEARCH_TREE, token),
+            &keys::count_key(keys::SEARCH_TREE, Some(token)),
+            || self.posting_entries(token, KeyRange::ALL, false),
+        )
     }
 
     /// The postings of `token` within `range` (of the part after the token), from sled.

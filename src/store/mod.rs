@@ -158,6 +158,13 @@ pub struct Entry {
     pub id: String,
 }
 
+/// What a list is to the read cache: every entry of a list no longer than a chunk, or the
+/// length of a longer one (which is always scanned in sled).
+enum ListShape {
+    Short(Arc<[Entry]>),
+    Long(u64),
+}
+
 /// Bounds on the sort keys of a list's entries, in key order.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyRange<'a> {
@@ -564,36 +571,62 @@ impl Store {
     }
 
     /// Every entry of `list` if it is no longer than a chunk; `None` for a longer one.
-    /// Remembers either answer in the read cache.
+    /// Never reads with the read cache off (a scan then goes to sled anyway).
     fn short_list(&self, list: &List) -> Result<Option<Arc<[Entry]>>, StoreError> {
         if self.inner.cache.is_off() {
             return Ok(None);
         }
+        Ok(match self.list_shape(list)? {
+            ListShape::Short(entries) => Some(entries),
+            ListShape::Long(_) => None,
+        })
+    }
+
+    /// `list`'s shape (see `held_shape`).
+    fn list_shape(&self, list: &List) -> Result<ListShape, StoreError> {
+        let count_key = list_count_key(list);
+        self.held_shape(list_cache_key(list, cache::list_key), &count_key, || {
+            self.scan_stored(list, KeyRange::ALL, false)
+        })
+    }
+
+    /// A list's shape, from the read cache under `cache_key`, else read and cached: its
+    /// entries up to one past a chunk, and for a longer list the count stored under
+    /// `count_key` (or, should that be missing, a walk of every entry).
+    fn held_shape<I: Iterator<Item = Result<Entry, StoreError>>>(
+        &self,
+        cache_key: Vec<u8>,
+        count_key: &[u8],
+        entries: impl Fn() -> I,
+    ) -> Result<ListShape, StoreError> {
         let generation = self.generation();
-        let key = list_cache_key(list, cache::list_key);
-        match self.inner.cache.get(&key, generation) {
-            Some(Cached::List(entries)) => return Ok(Some(entries)),
-            Some(Cached::LongList) => return Ok(None),
-            Some(Cached::Record(_) | Cached::Counted(_)) | None => {}
+        match self.inner.cache.get(&cache_key, generation) {
+            Some(Cached::List(entries)) => return Ok(ListShape::Short(entries)),
+            Some(Cached::Long(count)) => return Ok(ListShape::Long(count)),
+            Some(Cached::Record(_)) | None => {}
         }
-        let mut entries = Vec::new();
-        for entry in self
-            .scan_stored(list, KeyRange::ALL, false)
-            .take(MAX_CHUNK_ENTRIES + 1)
-        {
-            entries.push(entry?);
+        let mut held = Vec::new();
+        for entry in entries().take(MAX_CHUNK_ENTRIES + 1) {
+            held.push(entry?);
         }
-        if entries.len() > MAX_CHUNK_ENTRIES {
-            self.inner
-                .cache
-                .insert(&key, Cached::LongList, generation, 0);
-            return Ok(None);
+        if held.len() > MAX_CHUNK_ENTRIES {
+            let count = match self.stored_count(count_key)? {
+                Some(count) => count,
+                // The import stores the count of every list longer than a chunk; count
+                // the entries rather than fail if it is missing.
+                None => entries().try_fold(0, |count, entry| entry.map(|_| count + 1))?,
+            };
+            let cached = Cached::Long(count);
+            self.inner.cache.insert(&cache_key, cached, generation, 0);
+            return Ok(ListShape::Long(count));
         }
-        let entries: Arc<[Entry]> = entries.into();
-        let cost = cache::list_cost(&entries);
-        let cached = Cached::List(entries.clone());
-        self.inner.cache.insert(&key, cached, generation, cost);
-        Ok(Some(entries))
+        let held: Arc<[Entry]> = held.into();
+        let cost = cache::list_cost(&held);
+        let cached = Cached::List(held.clone());
+        self.inner
+            .cache
+            .insert(&cache_key, cached, generation, cost);
+        Ok(ListShape::Short(held))
     }
 
     /// `scan`, always from sled.
@@ -628,17 +661,17 @@ impl Store {
         })
     }
 
-    /// The number of entries in a list: one read for a list longer than a chunk, whose
-    /// count the import stored, else its length in the read cache or a scan of at most
-    /// two chunks.
+    /// The number of entries in a list: its shape's, from the read cache (one read of
+    /// `counts` for a list longer than a chunk, whose count the import stored, the first
+    /// time); with the read cache off, that read, or a scan of at most two chunks.
     pub fn count(&self, list: &List) -> Result<u64, StoreError> {
-        if let Some(entries) = self.short_list(list)? {
-            return Ok(entries.len() as u64);
+        if !self.inner.cache.is_off() {
+            return Ok(match self.list_shape(list)? {
+                ListShape::Short(entries) => entries.len() as u64,
+                ListShape::Long(count) => count,
+            });
         }
-        let key = match list {
-            List::All(kind) => keys::count_key(keys::order_tree(*kind), None),
-            List::Linked(link, owner) => keys::count_key(&link.tree(), Some(owner)),
-        };
+        let key = list_count_key(list);
         match self.stored_count(&key)? {
             Some(count) => Ok(count),
             None => self
@@ -723,6 +756,14 @@ impl Store {
         Ok(value
             .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
             .map(u64::from_be_bytes))
+    }
+}
+
+/// The key of `list`'s count in `counts` (stored for lists longer than a chunk).
+fn list_count_key(list: &List) -> Vec<u8> {
+    match list {
+        List::All(kind) => keys::count_key(keys::order_tree(*kind), None),
+        List::Linked(link, owner) => keys::count_key(&link.tree(), Some(owner)),
     }
 }
 

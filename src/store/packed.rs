@@ -507,12 +507,17 @@ impl<'a> Writer<'a> {
 mod tests {
     use super::*;
 
-    fn tree_with(entries: &[(Vec<u8>, Vec<u8>)]) -> sled::Tree {
+    fn temporary_tree() -> (sled::Db, sled::Tree) {
         let db = sled::Config::new()
             .temporary(true)
             .open()
             .expect("a temporary db");
         let tree = db.open_tree("t").expect("a tree");
+        (db, tree)
+    }
+
+    fn tree_with(entries: &[(Vec<u8>, Vec<u8>)]) -> sled::Tree {
+        let (_db, tree) = temporary_tree();
         let mut writer = Writer::new(&tree);
         for (key, value) in entries {
             writer.push(key, value).expect("in order");
@@ -631,11 +636,7 @@ mod tests {
 
     #[test]
     fn a_throttled_writer_waits_for_the_disk_once_per_mark_crossed() {
-        let db = sled::Config::new()
-            .temporary(true)
-            .open()
-            .expect("a temporary db");
-        let tree = db.open_tree("t").expect("a tree");
+        let (db, tree) = temporary_tree();
         let throttle = Throttle::new(db.clone(), 4096);
         let entries = sample(2000);
         let mut writer = Writer::throttled(&tree, &throttle);
@@ -665,11 +666,7 @@ mod tests {
 
     #[test]
     fn keys_out_of_order_are_refused() {
-        let db = sled::Config::new()
-            .temporary(true)
-            .open()
-            .expect("a temporary db");
-        let tree = db.open_tree("t").expect("a tree");
+        let (_db, tree) = temporary_tree();
         let mut writer = Writer::new(&tree);
         writer.push(b"b", b"").expect("first");
         assert!(writer.push(b"a", b"").is_err());

@@ -191,7 +191,11 @@ fn a_generated_import_holds_every_record_and_link_both_ways_in_list_order() {
 
 #[tokio::test]
 async fn search_finds_exactly_the_records_holding_every_word_and_pages_both_ways() {
-    use kyrgyz_relations::store::search::{query_tokens, Searchable};
+    use std::collections::BTreeSet;
+
+    use kyrgyz_relations::model::RecordKind;
+    use kyrgyz_relations::store::search::query_tokens;
+    use kyrgyz_relations::store::Record;
     use serde_json::json;
 
     let seed = tempfile::tempdir().expect("a temporary directory");
@@ -201,55 +205,29 @@ async fn search_finds_exactly_the_records_holding_every_word_and_pages_both_ways
         .validate()
         .unwrap_or_else(|error| panic!("{error}"));
 
-    // Every record's type name, id and tokens, in the order search lists them: by type
+    // Every record's kind, id and tokens, in the order search lists them: by kind
     // (countries first, incidents last), then id.
-    let mut records: Vec<(&str, String, std::collections::BTreeSet<String>)> = Vec::new();
-    let mut add = |type_name: &'static str, id: &str, tokens| {
-        records.push((type_name, id.to_owned(), tokens));
-    };
-    dataset
-        .countries
-        .iter()
-        .for_each(|r| add("Country", &r.id, r.search_tokens()));
-    dataset
-        .organizations
-        .iter()
-        .for_each(|r| add("Organization", &r.id, r.search_tokens()));
-    dataset
-        .people
-        .iter()
-        .for_each(|r| add("Person", &r.id, r.search_tokens()));
-    dataset
-        .agreements
-        .iter()
-        .for_each(|r| add("Agreement", &r.id, r.search_tokens()));
-    dataset
-        .facilities
-        .iter()
-        .for_each(|r| add("Facility", &r.id, r.search_tokens()));
-    dataset
-        .incidents
-        .iter()
-        .for_each(|r| add("Incident", &r.id, r.search_tokens()));
-    let type_rank = |name: &str| {
-        [
-            "Country",
-            "Organization",
-            "Person",
-            "Agreement",
-            "Facility",
-            "Incident",
-        ]
-        .iter()
-        .position(|known| *known == name)
-    };
-    records.sort_by(|a, b| (type_rank(a.0), &a.1).cmp(&(type_rank(b.0), &b.1)));
+    fn searchable<R: Record>(
+        records: &[R],
+    ) -> impl Iterator<Item = (RecordKind, String, BTreeSet<String>)> + '_ {
+        records
+            .iter()
+            .map(|record| (R::KIND, record.id().to_owned(), record.search_tokens()))
+    }
+    let mut records: Vec<_> = searchable(&dataset.countries)
+        .chain(searchable(&dataset.organizations))
+        .chain(searchable(&dataset.people))
+        .chain(searchable(&dataset.agreements))
+        .chain(searchable(&dataset.facilities))
+        .chain(searchable(&dataset.incidents))
+        .collect();
+    records.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let expected = |text: &str| -> Vec<(String, String)> {
         let words = query_tokens(text);
         records
             .iter()
             .filter(|(_, _, tokens)| words.is_subset(tokens))
-            .map(|(type_name, id, _)| (type_name.to_string(), id.clone()))
+            .map(|(kind, id, _)| (kind.type_name().to_owned(), id.clone()))
             .collect()
     };
 
