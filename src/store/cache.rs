@@ -33,6 +33,8 @@ pub(super) enum Cached {
     /// The list is longer than a chunk, with this many entries: it is read from sled,
     /// never held here.
     Long(u64),
+    /// A date-ordered list's long dates and the reach of its short ones.
+    Dated(Arc<super::DatedList>),
 }
 
 struct Slot {

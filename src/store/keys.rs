@@ -275,37 +275,60 @@ pub fn date_key_end(to: CalendarDate) -> Vec<u8> {
 pub const KNOWN_START_KEY: [u8; 5] = [0, 0, 0, 0, 1];
 
 /// Whether a date sort key has a known start and a known end less than a year after it
-/// (within the same day of the next year): the keys `date_key_start` may skip.
+/// (within the same day of the next year): the keys `short_dates_start` may skip.
 pub fn date_key_is_short(key: &[u8]) -> bool {
-    let (Some(&0), Some(earliest), Some(latest)) = (key.first(), key.get(1..5), key.get(5..9))
-    else {
-        return false;
-    };
-    if earliest == [0; 4] || latest == [u8::MAX; 4] {
-        return false;
-    }
-    let year = u16::from_be_bytes([earliest[0], earliest[1]]);
-    let Some(next_year) = year.checked_add(1) else {
-        return false;
-    };
-    let [high, low] = next_year.to_be_bytes();
-    latest < &[high, low, earliest[2], earliest[3]][..]
+    short_date_key_days(key).is_some()
 }
 
-/// Where a scan for short dates (`date_key_is_short`) that may end on or after `from`
-/// can begin: a short date that ends on or after `from` begins after the same day a year
-/// before. `None` when no such key can be formed (the year 1), so nothing may be skipped.
-pub fn date_key_start(from: CalendarDate) -> Option<Vec<u8>> {
-    if from.year <= 1 {
+/// The first and last day (as `day_number`s) of a date sort key that `date_key_is_short`.
+pub fn short_date_key_days(key: &[u8]) -> Option<(u32, u32)> {
+    let (Some(&0), Some(earliest), Some(latest)) = (key.first(), key.get(1..5), key.get(5..9))
+    else {
+        return None;
+    };
+    if earliest == [0; 4] || latest == [u8::MAX; 4] {
         return None;
     }
-    let year_before = CalendarDate {
-        year: from.year - 1,
-        ..from
+    let year = u16::from_be_bytes([earliest[0], earliest[1]]);
+    let next_year = year.checked_add(1)?;
+    let [high, low] = next_year.to_be_bytes();
+    if latest >= &[high, low, earliest[2], earliest[3]][..] {
+        return None;
+    }
+    let number = |bytes: &[u8]| u32::from_be_bytes(bytes.try_into().unwrap_or([0; 4]));
+    Some((number(earliest), number(latest)))
+}
+
+/// A day as a number that sorts as the day does, as date sort keys hold it.
+pub fn day_number(day: CalendarDate) -> u32 {
+    u32::from_be_bytes(day_bytes(day))
+}
+
+/// Where a scan for short dates (`date_key_is_short`) that may end on or after `from` can
+/// begin. `ends` holds, for each day a short date of the list begins on, in order, the
+/// last day any of them ends on (`day_number`s): the scan begins on the first day within
+/// the year before `from` whose short dates reach `from`, or on `from` when none does. A
+/// short date begins less than a year before its end, so none that begins earlier can
+/// reach `from`.
+pub fn short_dates_start(from: CalendarDate, ends: &[(u32, u32)]) -> Vec<u8> {
+    let from_day = day_number(from);
+    let year_before = if from.year <= 1 {
+        0
+    } else {
+        day_number(CalendarDate {
+            year: from.year - 1,
+            ..from
+        })
     };
+    let first = ends.partition_point(|&(begins, _)| begins < year_before);
+    let start = ends[first..]
+        .iter()
+        .take_while(|&&(begins, _)| begins < from_day)
+        .find(|&&(_, last)| last >= from_day)
+        .map_or(from_day, |&(begins, _)| begins);
     let mut key = vec![0];
-    key.extend_from_slice(&day_bytes(year_before));
-    Some(key)
+    key.extend_from_slice(&start.to_be_bytes());
+    key
 }
 
 fn day_bytes(day: CalendarDate) -> [u8; 4] {
@@ -358,6 +381,13 @@ impl SortKey for Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first five bytes of the date sort key of dates beginning on `day`.
+    fn date_sort_key_of_day(day: CalendarDate) -> Vec<u8> {
+        let mut key = vec![0];
+        key.extend_from_slice(&day_bytes(day));
+        key
+    }
 
     #[test]
     fn a_date_key_is_skipped_only_when_its_date_cannot_touch_the_window() {
@@ -433,36 +463,73 @@ mod tests {
             );
         }
         assert!(!date_key_is_short(&date_sort_key(None, "x")));
-        // Every short date that touches a window starting on `from` sorts at or after
-        // `date_key_start(from)`.
-        for from in ["2013-01-01", "2013-06-15", "2012-02-29", "2000-12-31"] {
+        // A scan for dates reaching `from` begins on the first day of a short date that
+        // reaches it, or on `from` when none begins before it: every short date that
+        // reaches `from` sorts at or after that key, and nothing is read before it that a
+        // short date's end does not call for.
+        let candidates = [
+            "2012",
+            "2012-06",
+            "2012-06-15",
+            "2012-06/2012-08",
+            "2012-12/2013-01",
+            "2012-07/2013-06",
+            "2013",
+            "2012-37",
+            "2013-02",
+        ];
+        for from in [
+            "2013-01-01",
+            "2013-06-15",
+            "2012-02-29",
+            "2000-12-31",
+            "2012-08-20",
+            "2012-12-31",
+        ] {
             let from = day(from);
-            let start = date_key_start(from).expect("a start key");
-            for text in [
-                "2012",
-                "2012-06",
-                "2012-06-15",
-                "2012-06/2012-08",
-                "2012-12/2013-01",
-                "2012-07/2013-06",
-                "2013",
-                "2012-37",
-            ] {
-                let candidate = date(text);
-                let key = date_sort_key(Some(&candidate), "x");
-                let touches = candidate.latest().is_some_and(|latest| latest >= from);
-                if date_key_is_short(&key) && touches {
-                    assert!(key >= start, "{text} from {from:?}");
+            for left_out in std::iter::once(None).chain(candidates.iter().copied().map(Some)) {
+                let mut keys: Vec<Vec<u8>> = candidates
+                    .iter()
+                    .filter(|&&text| Some(text) != left_out)
+                    .map(|text| date_sort_key(Some(&date(text)), "x"))
+                    .filter(|key| date_key_is_short(key))
+                    .collect();
+                keys.sort();
+                let mut ends: Vec<(u32, u32)> = Vec::new();
+                for key in &keys {
+                    let (begins, last) = short_date_key_days(key).expect("a short key");
+                    match ends.last_mut() {
+                        Some((day, latest)) if *day == begins => *latest = (*latest).max(last),
+                        _ => ends.push((begins, last)),
+                    }
                 }
+                let start = short_dates_start(from, &ends);
+                let reaching = keys.iter().filter(|key| {
+                    short_date_key_days(key).is_some_and(|(_, last)| last >= day_number(from))
+                });
+                let expected = reaching
+                    .map(|key| key[..5].to_vec())
+                    .filter(|begins| begins.as_slice() < &date_sort_key_of_day(from)[..])
+                    .min()
+                    .unwrap_or_else(|| date_sort_key_of_day(from));
+                assert_eq!(start, expected, "from {from} without {left_out:?}");
             }
         }
+        // In the year 1, a short date may begin any day before `from`.
+        let first_day = CalendarDate {
+            year: 1,
+            month: 1,
+            day: 1,
+        };
+        let in_march = CalendarDate {
+            year: 1,
+            month: 3,
+            day: 1,
+        };
+        let ends = [(day_number(first_day), day_number(in_march))];
         assert_eq!(
-            date_key_start(CalendarDate {
-                year: 1,
-                month: 1,
-                day: 1
-            }),
-            None
+            short_dates_start(in_march, &ends),
+            date_sort_key_of_day(first_day)
         );
     }
 

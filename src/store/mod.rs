@@ -158,6 +158,17 @@ pub struct Entry {
     pub id: String,
 }
 
+/// A date-ordered list as `Store::scan_dated` reads it: the entries no short-date bound
+/// can skip, and where short dates reach.
+struct DatedList {
+    /// The entries of a known start that span a year or more or have no known end, in
+    /// key order.
+    long: Box<[Entry]>,
+    /// For each day a short date (`keys::date_key_is_short`) begins on, in order, the
+    /// last day any of them ends on, as `keys::day_number`s.
+    short_ends: Box<[(u32, u32)]>,
+}
+
 /// What a list is to the read cache: every entry of a list no longer than a chunk, or the
 /// length of a longer one (which is always scanned in sled).
 enum ListShape {
@@ -502,10 +513,11 @@ impl Store {
 
     /// `scan` over a list in date order (of incidents), skipping what cannot end on or
     /// after `from`: it reads the keys of an unknown start, then the entries of a known
-    /// start that span a year or more or have no known end (held in the read cache,
-    /// found by one walk of the list's keys per store generation), then the keys from a
-    /// year before `from` on (see `keys::date_key_start`). Without the read cache it is
-    /// `scan`: the walk would be repeated by every request.
+    /// start that span a year or more or have no known end, then the keys from the first
+    /// day within the year before `from` that begins a short date reaching `from` (see
+    /// `keys::short_dates_start`). The middle part and those days are held in the read
+    /// cache, found by one walk of the list's keys per store generation. Without the read
+    /// cache it is `scan`: the walk would be repeated by every request.
     pub fn scan_dated<'a>(
         &'a self,
         list: &List,
@@ -513,18 +525,19 @@ impl Store {
         range: KeyRange<'_>,
         reverse: bool,
     ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + 'a> {
-        let start = match keys::date_key_start(from) {
-            Some(start) if !self.inner.cache.is_off() => start,
-            _ => return Box::new(self.scan(list, range, reverse)),
-        };
-        let long = match self.long_dated_entries(list) {
-            Ok(long) => long,
+        if self.inner.cache.is_off() {
+            return Box::new(self.scan(list, range, reverse));
+        }
+        let dated = match self.dated_list(list) {
+            Ok(dated) => dated,
             Err(error) => return Box::new(std::iter::once(Err(error))),
         };
+        let start = keys::short_dates_start(from, &dated.short_ends);
         let known = &keys::KNOWN_START_KEY[..];
         let unknown_start = self.scan(list, range.below(known), reverse);
         let recent = self.scan(list, range.from_key(&start), reverse);
-        let long: Vec<Entry> = long
+        let long: Vec<Entry> = dated
+            .long
             .iter()
             .filter(|entry| {
                 let key = entry.key.as_slice();
@@ -543,31 +556,41 @@ impl Store {
         }
     }
 
-    /// The entries of a date-ordered list with a known start and no known end or one a
-    /// year or more after it (`keys::date_key_is_short`), from the read cache or one
-    /// walk of the list's keys.
-    fn long_dated_entries(&self, list: &List) -> Result<Arc<[Entry]>, StoreError> {
+    /// What `scan_dated` holds of a date-ordered list, from the read cache or one walk of
+    /// the list's keys.
+    fn dated_list(&self, list: &List) -> Result<Arc<DatedList>, StoreError> {
         let generation = self.generation();
         let key = list_cache_key(list, cache::dated_key);
-        if let Some(Cached::List(entries)) = self.inner.cache.get(&key, generation) {
-            return Ok(entries);
+        if let Some(Cached::Dated(dated)) = self.inner.cache.get(&key, generation) {
+            return Ok(dated);
         }
         let mut long = Vec::new();
+        let mut short_ends: Vec<(u32, u32)> = Vec::new();
         for entry in self.scan(list, KeyRange::ALL.from_key(&keys::KNOWN_START_KEY), false) {
             let entry = entry?;
             if entry.key.first() != Some(&0) {
                 break; // Undated keys follow every dated one.
             }
-            if !keys::date_key_is_short(&entry.key) {
-                long.push(entry);
+            match keys::short_date_key_days(&entry.key) {
+                // Keys sort by their first day, so a day's entries are together.
+                Some((begins, ends)) => match short_ends.last_mut() {
+                    Some((day, last)) if *day == begins => *last = (*last).max(ends),
+                    _ => short_ends.push((begins, ends)),
+                },
+                None => long.push(entry),
             }
         }
-        let long: Arc<[Entry]> = long.into();
-        let cost = cache::list_cost(&long);
+        let dated = Arc::new(DatedList {
+            long: long.into(),
+            short_ends: short_ends.into(),
+        });
+        let cost = cache::list_cost(&dated.long)
+            + std::mem::size_of_val(&*dated.short_ends)
+            + std::mem::size_of::<DatedList>();
         self.inner
             .cache
-            .insert(&key, Cached::List(long.clone()), generation, cost);
-        Ok(long)
+            .insert(&key, Cached::Dated(dated.clone()), generation, cost);
+        Ok(dated)
     }
 
     /// Every entry of `list` if it is no longer than a chunk; `None` for a longer one.
@@ -603,7 +626,7 @@ impl Store {
         match self.inner.cache.get(&cache_key, generation) {
             Some(Cached::List(entries)) => return Ok(ListShape::Short(entries)),
             Some(Cached::Long(count)) => return Ok(ListShape::Long(count)),
-            Some(Cached::Record(_)) | None => {}
+            Some(Cached::Record(_) | Cached::Dated(_)) | None => {}
         }
         let mut held = Vec::new();
         for entry in entries().take(MAX_CHUNK_ENTRIES + 1) {
