@@ -73,6 +73,20 @@ pub struct Executed {
     pub cache: CacheOutcome,
     /// Whether the answer was just stored in the cache.
     pub stored: bool,
+    pub validation: Validation,
+}
+
+/// How a request was validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validation {
+    /// Not at all: the answer came from the response cache.
+    Skipped,
+    /// By async-graphql's strict rules: the first request for a document and operation,
+    /// one whose variables did not pass their check, and anything but a query.
+    Strict,
+    /// Its document passed strict validation before; only its variables were checked
+    /// (see `validation`).
+    Fast,
 }
 
 /// A request's answer.
@@ -170,10 +184,15 @@ impl Executor {
         lookup: Lookup,
     ) -> Result<Executed, ExecuteError> {
         match self.prepare(lookup) {
-            Err(body) => Ok(self.executed(Answer::Body(body), CacheOutcome::Hit, false)),
+            Err(body) => Ok(self.executed(
+                Answer::Body(body),
+                CacheOutcome::Hit,
+                false,
+                Validation::Skipped,
+            )),
             Ok(pending) => {
-                let (response, only_queries) = self.respond(request, pending.key.is_some()).await;
-                self.finish(pending, response, only_queries)
+                let responded = self.respond(request, pending.key.is_some()).await;
+                self.finish(pending, responded)
             }
         }
     }
@@ -198,7 +217,7 @@ impl Executor {
     /// (and a query in which a field failed, again) on the schema itself. Also says
     /// whether every operation of the request's document is a query: always known when
     /// the twin answered; from the schema itself only when `wants_types` (else `false`).
-    async fn respond(&self, mut request: Request, wants_types: bool) -> (Response, bool) {
+    async fn respond(&self, mut request: Request, wants_types: bool) -> Responded {
         // The twin takes requests that carry nothing a second run could not be given:
         // no uploads, no data of their own.
         let Some(plain) = self
@@ -208,34 +227,52 @@ impl Executor {
         else {
             return self.respond_with_hooks(request, wants_types).await;
         };
-        let document = match plain.parser.parse(&request.query, &request.variables) {
-            Ok(document) => document,
+        let held = match plain.parser.parse_held(&request.query, &request.variables) {
+            Ok(held) => held,
             // Refused or malformed: the hooks word the error, in the schema's own way.
             Err(_) => return self.respond_with_hooks(request, wants_types).await,
         };
-        if !only_queries(&document) {
+        if !only_queries(held.document()) {
             return self.respond_with_hooks(request, wants_types).await;
         }
+        // Validated fast when the document passed strict validation for this operation
+        // before and the variables pass their check (see `validation`).
+        let operation_name = request.operation_name.clone();
+        let fast = held.is_validated(operation_name.as_deref())
+            && plain.variables.all_valid(
+                held.document(),
+                operation_name.as_deref(),
+                &request.variables,
+            );
         let mut again = Request::new(request.query.clone()).variables(request.variables.clone());
-        again.operation_name = request.operation_name.clone();
+        again.operation_name = operation_name.clone();
         again.extensions = request.extensions.clone();
         again.introspection_mode = request.introspection_mode;
-        request.set_parsed_query(document);
-        let response = plain.schema.execute(request).await;
+        request.set_parsed_query(held.document().clone());
+        let schema = if fast { &plain.fast } else { &plain.schema };
+        let response = schema.execute(request).await;
         if response.errors.iter().any(|error| !error.path.is_empty()) {
             // A field failed: its error and nulls are the hooks' to shape.
             return self.respond_with_hooks(again, wants_types).await;
         }
-        (response, true)
+        if !fast && response.errors.is_empty() {
+            // Answered without an error, so strict validation passed.
+            held.mark_validated(operation_name.as_deref());
+        }
+        Responded {
+            response,
+            only_queries: true,
+            validation: if fast {
+                Validation::Fast
+            } else {
+                Validation::Strict
+            },
+        }
     }
 
     /// Executes `request` on the schema with its hooks, which record whether the
     /// document holds only queries when `wants_types`.
-    async fn respond_with_hooks(
-        &self,
-        mut request: Request,
-        wants_types: bool,
-    ) -> (Response, bool) {
+    async fn respond_with_hooks(&self, mut request: Request, wants_types: bool) -> Responded {
         let recorded = wants_types.then(|| {
             let recorded = Arc::new(OnlyQueries::default());
             request.data.insert(recorded.clone());
@@ -243,18 +280,22 @@ impl Executor {
         });
         let response = self.schema.execute(request).await;
         let only_queries = recorded.is_some_and(|recorded| recorded.0.load(Ordering::Acquire));
-        (response, only_queries)
+        Responded {
+            response,
+            only_queries,
+            validation: Validation::Strict,
+        }
     }
 
     /// The executed request's answer, stored when it may be.
-    fn finish(
-        &self,
-        pending: Pending,
-        response: Response,
-        only_queries: bool,
-    ) -> Result<Executed, ExecuteError> {
+    fn finish(&self, pending: Pending, responded: Responded) -> Result<Executed, ExecuteError> {
+        let Responded {
+            response,
+            only_queries,
+            validation,
+        } = responded;
         if !response.errors.is_empty() {
-            return Ok(self.executed(Answer::Errors(response), pending.cache, false));
+            return Ok(self.executed(Answer::Errors(response), pending.cache, false, validation));
         }
         let body = Bytes::from(serde_json::to_vec(&response)?);
         let mut stored = false;
@@ -270,7 +311,7 @@ impl Executor {
                 stored = true;
             }
         }
-        Ok(self.executed(Answer::Body(body), pending.cache, stored))
+        Ok(self.executed(Answer::Body(body), pending.cache, stored, validation))
     }
 
     /// `lookup`, then `execute`.
@@ -284,18 +325,34 @@ impl Executor {
         self.cache.as_ref().map(|cache| cache.usage())
     }
 
-    fn executed(&self, answer: Answer, cache: CacheOutcome, stored: bool) -> Executed {
+    fn executed(
+        &self,
+        answer: Answer,
+        cache: CacheOutcome,
+        stored: bool,
+        validation: Validation,
+    ) -> Executed {
         tracing::debug!(
             response_cache = cache.as_str(),
             stored,
+            ?validation,
             "graphql request answered"
         );
         Executed {
             answer,
             cache,
             stored,
+            validation,
         }
     }
+}
+
+/// A request's response, with what `finish` needs to know of how it was computed.
+struct Responded {
+    response: Response,
+    /// Whether every operation of the request's document is a query (see `respond`).
+    only_queries: bool,
+    validation: Validation,
 }
 
 /// A request being executed after a miss (or without the cache).
@@ -389,16 +446,14 @@ mod tests {
             let lookup = executor.lookup(&midway);
             assert_eq!(lookup.outcome(), CacheOutcome::Miss);
             let pending = executor.prepare(lookup).expect("a miss");
-            let (response, only_queries) = executor.respond(midway, true).await;
-            assert!(only_queries);
+            let responded = executor.respond(midway, true).await;
+            assert!(responded.only_queries);
             if change_midway {
                 store
                     .import(&crate::model::Dataset::default(), "changed")
                     .expect("an import");
             }
-            let executed = executor
-                .finish(pending, response, only_queries)
-                .expect("an answer");
+            let executed = executor.finish(pending, responded).expect("an answer");
             assert!(matches!(executed.answer, Answer::Body(_)));
             assert_eq!(executed.stored, !change_midway);
             let next = executor.lookup(&request()).outcome();

@@ -22,8 +22,10 @@
 //! parser is a pest grammar; about a third of the CPU time of a `node(id:)` lookup), and
 //! clients send the same few documents with different variables. The cache holds parsed
 //! documents by their exact text, so it changes nothing but the time: the guard's checks
-//! and async-graphql's validation still run on every request, on the same document the
-//! parser would have produced. It holds no data, so the store's changes do not concern it.
+//! and validation still run on every request, on the same document the parser would have
+//! produced. It holds no data, so the store's changes do not concern it. Each document
+//! also remembers the operations it passed strict validation for, so that the twin can
+//! validate a later request for one of them fast (see `validation`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +40,7 @@ use async_graphql::{Response, ServerError, ServerResult, Value, Variables};
 use super::executor::record_operation_types;
 use super::field_errors::RequestState;
 use super::limits::{parse_guarded_with, Limits};
+use super::validation::{HeldDocument, VariableTypes};
 use super::AppSchema;
 use crate::lru::Lru;
 
@@ -71,6 +74,17 @@ impl GuardedParser {
         query: &str,
         variables: &Variables,
     ) -> ServerResult<ExecutableDocument> {
+        self.parse_held(query, variables)
+            .map(|held| held.document().clone())
+    }
+
+    /// `parse`, handing back the document as the cache holds it, with what it remembers
+    /// of its validation.
+    pub(super) fn parse_held(
+        &self,
+        query: &str,
+        variables: &Variables,
+    ) -> ServerResult<HeldDocument> {
         parse_guarded_with(query, variables, &self.limits, |query| {
             self.documents.parse(query)
         })
@@ -93,7 +107,12 @@ impl SchemaHooks {
 /// the executor finds it.
 #[derive(Clone)]
 pub(super) struct PlainTwin {
+    /// Validates strictly, as the schema itself does.
     pub(super) schema: AppSchema,
+    /// The same, validating fast: for a request whose document has passed strict
+    /// validation before and whose variables pass `variables` (see `validation`).
+    pub(super) fast: AppSchema,
+    pub(super) variables: Arc<VariableTypes>,
     pub(super) parser: GuardedParser,
 }
 
@@ -150,7 +169,7 @@ impl Extension for RequestHooks {
 
 /// Parsed documents by their text, least recently used first out.
 struct DocumentCache {
-    documents: Mutex<Lru<str, Arc<ExecutableDocument>>>,
+    documents: Mutex<Lru<str, HeldDocument>>,
     hits: AtomicU64,
 }
 
@@ -162,22 +181,22 @@ impl DocumentCache {
         }
     }
 
-    /// `query` parsed: a copy of the document parsed before, or parsed now and kept.
-    /// A query that fails to parse is not kept; it fails again the same way.
-    fn parse(&self, query: &str) -> ServerResult<ExecutableDocument> {
+    /// `query` parsed: the document parsed before, or parsed now and kept. A query that
+    /// fails to parse is not kept; it fails again the same way.
+    fn parse(&self, query: &str) -> ServerResult<HeldDocument> {
         let held = self.lock().get(query).cloned();
-        if let Some(document) = held {
+        if let Some(held) = held {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(ExecutableDocument::clone(&document));
+            return Ok(held);
         }
         let document = async_graphql::parser::parse_query(query).map_err(ServerError::from)?;
+        let held = HeldDocument::new(document);
         let cost = query.len().saturating_mul(DOCUMENT_BYTES_PER_TEXT_BYTE);
-        self.lock()
-            .insert(Arc::from(query), Arc::new(document.clone()), cost);
-        Ok(document)
+        self.lock().insert(Arc::from(query), held.clone(), cost);
+        Ok(held)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<str, Arc<ExecutableDocument>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<str, HeldDocument>> {
         // A panic while holding the lock leaves a consistent map behind; keep using it.
         self.documents
             .lock()

@@ -118,16 +118,16 @@ pub(super) fn parse_guarded(
 
 /// `parse_guarded`, with the parse itself done by `parse` (which may answer from a cache
 /// of documents parsed before: every check here still runs on every request).
-pub(super) fn parse_guarded_with(
+pub(super) fn parse_guarded_with<D: std::borrow::Borrow<ExecutableDocument>>(
     query: &str,
     variables: &Variables,
     limits: &Limits,
-    parse: impl FnOnce(&str) -> ServerResult<ExecutableDocument>,
-) -> ServerResult<ExecutableDocument> {
+    parse: impl FnOnce(&str) -> ServerResult<D>,
+) -> ServerResult<D> {
     check_text(query, limits).map_err(refusal)?;
     check_variables(variables, limits).map_err(refusal)?;
     let document = parse(query)?;
-    check_document(&document, variables, limits).map_err(refusal)?;
+    check_document(document.borrow(), variables, limits).map_err(refusal)?;
     Ok(document)
 }
 

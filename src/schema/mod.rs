@@ -19,11 +19,14 @@ mod person;
 mod query;
 mod relay;
 pub mod response_cache;
+mod validation;
 mod values;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Error, ErrorExtensions, Schema};
+use async_graphql::{
+    EmptyMutation, EmptySubscription, Error, ErrorExtensions, Schema, ValidationMode,
+};
 
 pub use agreement::Agreement;
 pub use country::Country;
@@ -55,22 +58,28 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 /// queries on; both parse through one cache of documents.
 pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
     let parser = hooks::GuardedParser::new(limits);
-    let twin = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .data(store.clone())
-        .data(limits)
-        // async-graphql checks the nesting of a document handed to it parsed, as it does
-        // after its own parse step; the hooks replace that step and the guard bounds the
-        // nesting instead (`Limits::max_depth`), so the twin must not check it again.
-        .limit_recursive_depth(usize::MAX)
-        .finish();
+    let twin = |validation| {
+        Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+            .data(store.clone())
+            .data(limits)
+            .validation_mode(validation)
+            // async-graphql checks the nesting of a document handed to it parsed, as it does
+            // after its own parse step; the hooks replace that step and the guard bounds the
+            // nesting instead (`Limits::max_depth`), so the twin must not check it again.
+            .limit_recursive_depth(usize::MAX)
+            .finish()
+    };
+    let plain = hooks::PlainTwin {
+        schema: twin(ValidationMode::Strict),
+        fast: twin(ValidationMode::Fast),
+        variables: Arc::new(validation::VariableTypes::new()),
+        parser: parser.clone(),
+    };
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store)
         // For the executor, which applies the one limit on raw text before a cache lookup.
         .data(limits)
-        .data(hooks::PlainTwin {
-            schema: twin,
-            parser: parser.clone(),
-        })
+        .data(plain)
         .extension(hooks::SchemaHooks::new(parser))
         .finish()
 }

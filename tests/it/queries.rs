@@ -315,6 +315,126 @@ async fn the_executor_answers_exactly_as_the_schema_does() {
     );
 }
 
+/// A query's document is validated strictly the first time it is answered without an
+/// error; after that only its variables are checked (`schema::validation`). Whatever the
+/// variables, clients must get what strict validation answers, and the same document
+/// with good variables again must take the fast way.
+#[tokio::test]
+async fn requests_validated_fast_are_answered_as_strict_validation_answers_them() {
+    use kyrgyz_relations::schema::executor::{Answer, Validation};
+    use serde_json::json;
+
+    let app = TestApp::new();
+    // The response cache off, so every request is validated.
+    let executor = Executor::new(app.schema.clone(), app.store.clone(), 0);
+    let run = |query: &'static str, operation: Option<&'static str>, variables: Value| {
+        let (executor, schema) = (&executor, &app.schema);
+        async move {
+            let request = || {
+                let mut request = async_graphql::Request::new(query)
+                    .variables(async_graphql::Variables::from_json(variables.clone()));
+                request.operation_name = operation.map(str::to_owned);
+                request
+            };
+            let executed = executor.run(request()).await.expect("answers serialize");
+            let answer = match executed.answer {
+                Answer::Body(body) => serde_json::from_slice(&body).expect("JSON"),
+                Answer::Errors(response) => serde_json::to_value(&response).expect("JSON"),
+            };
+            let strict = serde_json::to_value(schema.execute(request()).await).expect("JSON");
+            assert_eq!(answer, strict, "{query} {operation:?} {variables}");
+            (answer, executed.validation)
+        }
+    };
+    let dates = "query Dates($from: PartialDate, $to: PartialDate, $match: DateMatch!, $first: Int) {
+        incidents(occurred: { from: $from, to: $to, match: $match }, first: $first) { totalCount nodes { slug } } }";
+    let search = "query($text: String!) { search(text: $text, first: 3) { totalCount
+        nodes { __typename ... on Country { name } ... on Incident { title } } } }";
+    let two = "query A($code: String!) { country(code: $code) { name } }
+        query B($id: ID!) { node(id: $id) { id } }";
+    let defaulted = r#"query($text: String = "Manas") { search(text: $text) { totalCount } }"#;
+
+    let good = json!({ "from": "2005", "to": "2010", "match": "POSSIBLY_OVERLAPS", "first": 3 });
+    assert_eq!(run(dates, None, good.clone()).await.1, Validation::Strict);
+    assert_eq!(run(dates, None, good.clone()).await.1, Validation::Fast);
+    assert_eq!(
+        run(dates, Some("Dates"), good.clone()).await.1,
+        Validation::Strict
+    );
+    // Variables that strict validation refuses, or that fail as the argument is read,
+    // after the document passed: each answered as strict validation answers it.
+    for (variables, refused) in [
+        (json!({ "match": "SOMETIMES" }), true),
+        (
+            json!({ "match": "CERTAINLY_WITHIN", "first": "three" }),
+            true,
+        ),
+        (json!({ "match": "CERTAINLY_WITHIN", "first": 2.5 }), true),
+        (json!({ "match": null }), true),
+        (json!({ "from": "2005" }), true),
+        (json!({ "match": "CERTAINLY_WITHIN", "from": "19x8" }), true),
+        (json!({ "match": "CERTAINLY_WITHIN", "from": 1998 }), true),
+        (json!({ "match": "CERTAINLY_WITHIN", "first": null }), false),
+        (
+            json!({ "match": "CERTAINLY_WITHIN", "unused": [1, 2] }),
+            false,
+        ),
+    ] {
+        let (answer, _) = run(dates, None, variables.clone()).await;
+        assert_eq!(
+            answer.get("errors").is_some(),
+            refused,
+            "{variables}: {answer}"
+        );
+    }
+    assert_eq!(run(dates, None, good).await.1, Validation::Fast);
+    // A bad variable in a field that is never resolved (its parent is null): only the
+    // variables' check stands between it and an answer.
+    let nested = "query($code: String!, $first: Int) {
+        country(code: $code) { agreements(first: $first) { totalCount } } }";
+    let (answer, _) = run(nested, None, json!({ "code": "KG", "first": 2 })).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let (answer, _) = run(nested, None, json!({ "code": "XX", "first": 2 })).await;
+    assert_eq!(answer["data"], json!({ "country": null }), "{answer}");
+    let (answer, validation) = run(nested, None, json!({ "code": "XX", "first": "two" })).await;
+    assert!(answer.get("errors").is_some(), "{answer}");
+    assert_eq!(validation, Validation::Strict);
+
+    let (answer, validation) = run(search, None, json!({ "text": "kyrgyzstan" })).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(validation, Validation::Strict);
+    assert_eq!(
+        run(search, None, json!({ "text": "manas" })).await.1,
+        Validation::Fast
+    );
+    let (answer, _) = run(search, None, json!({ "text": 5 })).await;
+    assert!(answer.get("errors").is_some(), "{answer}");
+    let (answer, _) = run(search, None, json!({ "text": null })).await;
+    assert!(answer.get("errors").is_some(), "{answer}");
+
+    // Operations by name: one passing says nothing of the other, and a request that picks
+    // none, or one the document lacks, is refused as before.
+    let (answer, _) = run(two, Some("A"), json!({ "code": "KG" })).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(
+        run(two, Some("A"), json!({ "code": "KZ" })).await.1,
+        Validation::Fast
+    );
+    assert_eq!(
+        run(two, Some("B"), json!({ "id": "x" })).await.1,
+        Validation::Strict
+    );
+    run(two, Some("B"), json!({ "id": null })).await;
+    run(two, None, json!({ "code": "KG" })).await;
+    run(two, Some("C"), json!({ "code": "KG" })).await;
+
+    // A nullable variable with a default, where a null is refused: strict, both times.
+    run(defaulted, None, json!({})).await;
+    assert_eq!(run(defaulted, None, json!({})).await.1, Validation::Fast);
+    let (answer, validation) = run(defaulted, None, json!({ "text": null })).await;
+    assert_eq!(validation, Validation::Strict, "{answer}");
+}
+
 /// The date-range filter skips records by their sort keys; it must keep exactly what
 /// filtering every record by its date keeps, in both directions and both matching modes.
 #[tokio::test]
