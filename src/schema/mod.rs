@@ -55,7 +55,8 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 /// requests through an `Executor` over it, which may answer them from its cache.
 ///
 /// The schema carries a twin without extensions (see `hooks`), which the executor runs
-/// queries on; both parse through one cache of documents.
+/// queries on, built twice: validating strictly, and fast for a document that passed
+/// strict validation before (see `validation`). All parse through one cache of documents.
 pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
     let parser = hooks::GuardedParser::new(limits);
     let twin = |validation| {
