@@ -3,7 +3,8 @@
 
 use kyrgyz_relations::app::Options;
 use kyrgyz_relations::generate::{generate, GenerateError, Scale};
-use kyrgyz_relations::schema::{build_schema, parse_global_id};
+use kyrgyz_relations::model::Dataset;
+use kyrgyz_relations::schema::{build_schema, parse_global_id, AppSchema};
 use kyrgyz_relations::seed::{SeedSource, FILES};
 
 use crate::support::open;
@@ -13,6 +14,48 @@ fn files(dir: &std::path::Path) -> Vec<Vec<u8>> {
         .iter()
         .map(|name| std::fs::read(dir.join(name)).expect("a generated file"))
         .collect()
+}
+
+/// A generated seed of `incidents` incidents from seed number `number`, and its records.
+fn generated(incidents: u64, number: u64) -> (tempfile::TempDir, Dataset) {
+    let seed = tempfile::tempdir().expect("a temporary directory");
+    generate(seed.path(), &Scale::for_incidents(incidents), number).expect("generates");
+    let dataset = SeedSource::from_dir(seed.path())
+        .expect("reads")
+        .validate()
+        .unwrap_or_else(|error| panic!("{error}"));
+    (seed, dataset)
+}
+
+/// The schema over a store seeded from `seed` with a read cache of `read_cache_bytes`,
+/// and the directory that holds the store.
+fn schema_over(seed: &std::path::Path, read_cache_bytes: usize) -> (AppSchema, tempfile::TempDir) {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let store = open(&Options {
+        seed_dir: Some(seed.to_owned()),
+        read_cache_bytes,
+        ..Options::new(data.path())
+    })
+    .store;
+    (build_schema(store, Default::default()), data)
+}
+
+/// The `data` of `query` with `variables`, failing the test on any error.
+async fn data_of(
+    schema: &AppSchema,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    let shown = variables.to_string();
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables));
+    let response = schema.execute(request).await;
+    assert!(
+        response.errors.is_empty(),
+        "{query} {shown}: {:?}",
+        response.errors
+    );
+    response.data.into_json().expect("JSON")
 }
 
 #[test]
@@ -61,24 +104,21 @@ fn a_generated_seed_is_valid_and_the_same_for_the_same_seed_number() {
 async fn a_generated_store_answers_the_nested_path_with_skewed_fan_out() {
     let seed = tempfile::tempdir().expect("a temporary directory");
     generate(seed.path(), &Scale::for_incidents(2_000), 7).expect("generates");
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let opened = open(&Options {
-        seed_dir: Some(seed.path().to_owned()),
-        ..Options::new(data.path())
-    });
-    let schema = build_schema(opened.store, Default::default());
-    let response = schema
-        .execute(
-            r#"{
-                first: country(code: "AA") { incidents { totalCount } facilities { totalCount } }
-                last: country(code: "AL") { incidents { totalCount } }
-                countries(first: 1) { nodes { agreements(first: 5) { nodes {
-                    facilities(first: 5) { nodes { incidents(first: 5) { totalCount } } } } } } }
-            }"#,
-        )
-        .await;
-    assert!(response.errors.is_empty(), "{:?}", response.errors);
-    let data = response.data.into_json().expect("JSON");
+    let (schema, _store) = schema_over(
+        seed.path(),
+        kyrgyz_relations::store::DEFAULT_READ_CACHE_BYTES,
+    );
+    let data = data_of(
+        &schema,
+        r#"{
+            first: country(code: "AA") { incidents { totalCount } facilities { totalCount } }
+            last: country(code: "AL") { incidents { totalCount } }
+            countries(first: 1) { nodes { agreements(first: 5) { nodes {
+                facilities(first: 5) { nodes { incidents(first: 5) { totalCount } } } } } } }
+        }"#,
+        serde_json::json!({}),
+    )
+    .await;
     let first = data["first"]["incidents"]["totalCount"]
         .as_u64()
         .expect("a count");
@@ -99,12 +139,7 @@ fn a_generated_import_holds_every_record_and_link_both_ways_in_list_order() {
     use kyrgyz_relations::model::{Agreement, Incident, RecordKind};
     use kyrgyz_relations::store::{KeyRange, Link, List};
 
-    let seed = tempfile::tempdir().expect("a temporary directory");
-    generate(seed.path(), &Scale::for_incidents(3_000), 5).expect("generates");
-    let dataset = SeedSource::from_dir(seed.path())
-        .expect("reads")
-        .validate()
-        .unwrap_or_else(|error| panic!("{error}"));
+    let (seed, dataset) = generated(3_000, 5);
     let data = tempfile::tempdir().expect("a temporary directory");
     let store = open(&Options {
         seed_dir: Some(seed.path().to_owned()),
@@ -198,12 +233,7 @@ async fn search_finds_exactly_the_records_holding_every_word_and_pages_both_ways
     use kyrgyz_relations::store::Record;
     use serde_json::json;
 
-    let seed = tempfile::tempdir().expect("a temporary directory");
-    generate(seed.path(), &Scale::for_incidents(3_000), 11).expect("generates");
-    let dataset = SeedSource::from_dir(seed.path())
-        .expect("reads")
-        .validate()
-        .unwrap_or_else(|error| panic!("{error}"));
+    let (seed, dataset) = generated(3_000, 11);
 
     // Every record's kind, id and tokens, in the order search lists them: by kind
     // (countries first, incidents last), then id.
@@ -248,14 +278,7 @@ async fn search_finds_exactly_the_records_holding_every_word_and_pages_both_ways
         "zzzz",
     ];
     for read_cache_bytes in [kyrgyz_relations::store::DEFAULT_READ_CACHE_BYTES, 0] {
-        let data = tempfile::tempdir().expect("a temporary directory");
-        let store = open(&Options {
-            seed_dir: Some(seed.path().to_owned()),
-            read_cache_bytes,
-            ..Options::new(data.path())
-        })
-        .store;
-        let schema = build_schema(store, Default::default());
+        let (schema, _store) = schema_over(seed.path(), read_cache_bytes);
         // `totalCount` is asked for on the first page only: a count of common words walks
         // every match.
         let query = r#"query($text: String!, $count: Boolean!, $first: Int, $after: String, $last: Int, $before: String) {
@@ -267,13 +290,7 @@ async fn search_finds_exactly_the_records_holding_every_word_and_pages_both_ways
         }"#;
         let page = |variables: serde_json::Value| {
             let schema = &schema;
-            async move {
-                let request = async_graphql::Request::new(query)
-                    .variables(async_graphql::Variables::from_json(variables));
-                let response = schema.execute(request).await;
-                assert!(response.errors.is_empty(), "{:?}", response.errors);
-                response.data.into_json().expect("JSON")["search"].clone()
-            }
+            async move { data_of(schema, query, variables).await["search"].clone() }
         };
         let listed = |page: &serde_json::Value| -> Vec<(String, String)> {
             page["nodes"]
@@ -346,12 +363,7 @@ async fn date_ranges_on_a_large_store_keep_exactly_the_matching_incidents_in_dat
     use kyrgyz_relations::store::keys::date_sort_key;
     use serde_json::json;
 
-    let seed = tempfile::tempdir().expect("a temporary directory");
-    generate(seed.path(), &Scale::for_incidents(3_000), 5).expect("generates");
-    let dataset = SeedSource::from_dir(seed.path())
-        .expect("reads")
-        .validate()
-        .unwrap_or_else(|error| panic!("{error}"));
+    let (seed, dataset) = generated(3_000, 5);
     let mut incidents: Vec<(Vec<u8>, &PartialDate)> = dataset
         .incidents
         .iter()
@@ -393,14 +405,7 @@ async fn date_ranges_on_a_large_store_keep_exactly_the_matching_incidents_in_dat
         }
     }"#;
     for read_cache_bytes in [kyrgyz_relations::store::DEFAULT_READ_CACHE_BYTES, 0] {
-        let data = tempfile::tempdir().expect("a temporary directory");
-        let store = open(&Options {
-            seed_dir: Some(seed.path().to_owned()),
-            read_cache_bytes,
-            ..Options::new(data.path())
-        })
-        .store;
-        let schema = build_schema(store, Default::default());
+        let (schema, _store) = schema_over(seed.path(), read_cache_bytes);
         for (from, to) in windows {
             for (mode, certainly) in [("POSSIBLY_OVERLAPS", false), ("CERTAINLY_WITHIN", true)] {
                 let mut expected = expected(from, to, certainly);
@@ -416,15 +421,7 @@ async fn date_ranges_on_a_large_store_keep_exactly_the_matching_incidents_in_dat
                         let count = after.is_none();
                         let variables = json!({ "from": from, "to": to, "match": mode,
                             "direction": direction, "count": count, "after": after });
-                        let request = async_graphql::Request::new(query)
-                            .variables(async_graphql::Variables::from_json(variables));
-                        let response = schema.execute(request).await;
-                        assert!(
-                            response.errors.is_empty(),
-                            "{context}: {:?}",
-                            response.errors
-                        );
-                        let page = response.data.into_json().expect("JSON")["incidents"].clone();
+                        let page = data_of(&schema, query, variables).await["incidents"].clone();
                         if count {
                             assert_eq!(page["totalCount"], json!(expected.len()), "{context}");
                         }
