@@ -274,13 +274,9 @@ pub fn date_key_end(to: CalendarDate) -> Vec<u8> {
 /// The first date sort key of a known start: every key before it has an unknown start.
 pub const KNOWN_START_KEY: [u8; 5] = [0, 0, 0, 0, 1];
 
-/// Whether a date sort key has a known start and a known end less than a year after it
-/// (within the same day of the next year): the keys `short_dates_start` may skip.
-pub fn date_key_is_short(key: &[u8]) -> bool {
-    short_date_key_days(key).is_some()
-}
-
-/// The first and last day (as `day_number`s) of a date sort key that `date_key_is_short`.
+/// The first and last day (as `day_number`s) of a short date's sort key: a known start
+/// and a known end less than a year after it (within the same day of the next year), the
+/// keys `short_dates_start` may skip. `None` for any other key.
 pub fn short_date_key_days(key: &[u8]) -> Option<(u32, u32)> {
     let (Some(&0), Some(earliest), Some(latest)) = (key.first(), key.get(1..5), key.get(5..9))
     else {
@@ -304,7 +300,17 @@ pub fn day_number(day: CalendarDate) -> u32 {
     u32::from_be_bytes(day_bytes(day))
 }
 
-/// Where a scan for short dates (`date_key_is_short`) that may end on or after `from` can
+/// Adds a short date that begins on day `begins` and ends on day `last` to `ends`, as
+/// `short_dates_start` reads them; dates are added in key order.
+pub fn add_short_end(ends: &mut Vec<(u32, u32)>, begins: u32, last: u32) {
+    match ends.last_mut() {
+        // Keys sort by their first day, so a day's dates come together.
+        Some((day, latest)) if *day == begins => *latest = (*latest).max(last),
+        _ => ends.push((begins, last)),
+    }
+}
+
+/// Where a scan for short dates (`short_date_key_days`) that may end on or after `from` can
 /// begin. `ends` holds, for each day a short date of the list begins on, in order, the
 /// last day any of them ends on (`day_number`s): the scan begins on the first day within
 /// the year before `from` whose short dates reach `from`, or on `from` when none does. A
@@ -455,14 +461,14 @@ mod tests {
             ("../2013-04", false),
         ] {
             let key = date_sort_key(Some(&date(text)), "x");
-            assert_eq!(date_key_is_short(&key), short, "{text}");
+            assert_eq!(short_date_key_days(&key).is_some(), short, "{text}");
             assert_eq!(
                 key.as_slice() < &KNOWN_START_KEY[..],
                 text.starts_with(".."),
                 "{text}"
             );
         }
-        assert!(!date_key_is_short(&date_sort_key(None, "x")));
+        assert_eq!(short_date_key_days(&date_sort_key(None, "x")), None);
         // A scan for dates reaching `from` begins on the first day of a short date that
         // reaches it, or on `from` when none begins before it: every short date that
         // reaches `from` sorts at or after that key, and nothing is read before it that a
@@ -492,16 +498,13 @@ mod tests {
                     .iter()
                     .filter(|&&text| Some(text) != left_out)
                     .map(|text| date_sort_key(Some(&date(text)), "x"))
-                    .filter(|key| date_key_is_short(key))
+                    .filter(|key| short_date_key_days(key).is_some())
                     .collect();
                 keys.sort();
                 let mut ends: Vec<(u32, u32)> = Vec::new();
                 for key in &keys {
                     let (begins, last) = short_date_key_days(key).expect("a short key");
-                    match ends.last_mut() {
-                        Some((day, latest)) if *day == begins => *latest = (*latest).max(last),
-                        _ => ends.push((begins, last)),
-                    }
+                    add_short_end(&mut ends, begins, last);
                 }
                 let start = short_dates_start(from, &ends);
                 let reaching = keys.iter().filter(|key| {

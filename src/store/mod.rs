@@ -164,8 +164,8 @@ struct DatedList {
     /// The entries of a known start that span a year or more or have no known end, in
     /// key order.
     long: Box<[Entry]>,
-    /// For each day a short date (`keys::date_key_is_short`) begins on, in order, the
-    /// last day any of them ends on, as `keys::day_number`s.
+    /// For each day a short date (`keys::short_date_key_days`) begins on, in order, the
+    /// last day any of them ends on, as `keys::day_number`s (`keys::add_short_end`).
     short_ends: Box<[(u32, u32)]>,
 }
 
@@ -572,11 +572,7 @@ impl Store {
                 break; // Undated keys follow every dated one.
             }
             match keys::short_date_key_days(&entry.key) {
-                // Keys sort by their first day, so a day's entries are together.
-                Some((begins, ends)) => match short_ends.last_mut() {
-                    Some((day, last)) if *day == begins => *last = (*last).max(ends),
-                    _ => short_ends.push((begins, ends)),
-                },
+                Some((begins, last)) => keys::add_short_end(&mut short_ends, begins, last),
                 None => long.push(entry),
             }
         }
