@@ -439,11 +439,12 @@ fn value_end(bytes: &[u8]) -> Option<Result<usize, ()>> {
         match byte {
             b'"' => {
                 index += 1;
+                // Strings are most of a seed's bytes: find their ends a word at a time.
                 loop {
-                    match *bytes.get(index)? {
+                    index += memchr::memchr2(b'"', b'\\', bytes.get(index..)?)?;
+                    match bytes[index] {
                         b'\\' => index += 2,
-                        b'"' => break,
-                        _ => index += 1,
+                        _ => break,
                     }
                 }
             }
@@ -1102,13 +1103,14 @@ mod tests {
     #[test]
     fn arrays_split_into_their_elements_across_any_block_boundary() {
         let text =
-            " [ {\"a\": \"]\\\"},[\", \"b\": [1, {\"c\": []}]} ,\n[1,2],3 , \"x,]\" ,true\t]\r\n ";
+            " [ {\"a\": \"]\\\"},[\", \"b\": [1, {\"c\": []}]} ,\n[1,2],3 , \"x,]\" ,true\t, \"y\\\\\"]\r\n ";
         let expected = vec![
             "{\"a\": \"]\\\"},[\", \"b\": [1, {\"c\": []}]}".to_owned(),
             "[1,2]".to_owned(),
             "3".to_owned(),
             "\"x,]\"".to_owned(),
             "true".to_owned(),
+            "\"y\\\\\"".to_owned(),
         ];
         for block in [1, 2, 3, 7, 64, 1 << 20] {
             assert_eq!(

@@ -310,7 +310,13 @@ fn parse_as<I: json::Input, P>(
 ) -> Result<Element<P>, NotJson> {
     // The common case parses once, straight into the input type; an element that does
     // not parse is parsed again loosely, to name its record and word the problem.
-    let (has_id, id, input) = match serde_json::from_slice::<I>(raw) {
+    // A well-formed element is checked for UTF-8 once, as a whole, and parsed as text:
+    // parsed as bytes, serde_json checks each string on its own, a call per string.
+    let parsed = match std::str::from_utf8(raw) {
+        Ok(text) => serde_json::from_str::<I>(text),
+        Err(_) => serde_json::from_slice::<I>(raw),
+    };
+    let (has_id, id, input) = match parsed {
         Ok(input) => (true, input.id().to_owned(), Ok(input)),
         Err(_) => {
             let value = serde_json::from_slice::<serde_json::Value>(raw).map_err(|_| NotJson)?;

@@ -38,7 +38,10 @@ pub enum CodecError {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut bytes = vec![VALUE_VERSION];
+    // Room for most records at once: grown from nothing, a record's bytes were copied
+    // six or seven times over as the vector doubled.
+    let mut bytes = Vec::with_capacity(512);
+    bytes.push(VALUE_VERSION);
     bincode::serde::encode_into_std_write(value, &mut bytes, config())
         .map_err(|error| CodecError::Encode(error.to_string()))?;
     Ok(bytes)
