@@ -570,7 +570,33 @@ impl Importer<'_> {
         self.spool
             .flush()
             .map_err(|source| spool_error(&self.spool_path, source))?;
-        self.resolve_pending()?;
+        let started = std::time::Instant::now();
+        // The token index is only needed while reading: free it before sorting.
+        self.tokens = ArenaIndex::default();
+        // The links to records that came later are looked up on a thread of their own,
+        // beside the two that sort ids and sort keys: neither needs the other.
+        let pending = std::mem::take(&mut self.pending);
+        let targets = std::mem::take(&mut self.pending_targets);
+        let (orders, resolved) = std::thread::scope(|scope| {
+            let resolving =
+                scope.spawn(|| resolve_pending(pending, &targets, &self.numbers, &self.tables));
+            let orders = Orders::of_all(&self.tables);
+            let resolved = resolving
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (orders, resolved)
+        });
+        for (link, pair) in resolved? {
+            self.pairs.entry(link).or_default().push(pair);
+        }
+        // From here on, ids and sort keys are read from `orders`, and the id indexes are
+        // not needed: free them before writing.
+        for table in &mut self.tables {
+            table.ids = Arena::default();
+            table.sort_keys = Arena::default();
+        }
+        self.numbers = Default::default();
+        tracing::debug!(elapsed = ?started.elapsed(), "sorted ids and sort keys");
         let store = self.store;
         let inner = &store.inner;
         let _changing = store.changing();
@@ -587,14 +613,6 @@ impl Importer<'_> {
                 .map_err(|source| sled_error("(data)", source))?;
         }
 
-        let started = std::time::Instant::now();
-        let orders = Orders::of_all(&self.tables);
-        // From here on, ids and sort keys are read from `orders`.
-        for table in &mut self.tables {
-            table.ids = Arena::default();
-            table.sort_keys = Arena::default();
-        }
-        tracing::debug!(elapsed = ?started.elapsed(), "sorted ids and sort keys");
         // Every tree is written by one job; two threads take the jobs, largest first.
         // They are different trees, which sled writes concurrently.
         let mut jobs: Vec<Job> = RecordKind::ALL
@@ -714,32 +732,6 @@ impl Importer<'_> {
             index_entries,
             logical_bytes: totals.logical_bytes,
         })
-    }
-
-    fn resolve_pending(&mut self) -> Result<(), StoreError> {
-        let targets = std::mem::take(&mut self.pending_targets);
-        for (at, (link, owner)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
-            let (owner_kind, target_kind) = link.ends();
-            let target_index = kind_index(target_kind);
-            let target = targets.get(at as u32);
-            let linked = self.numbers[target_index]
-                .find(&self.tables[target_index].ids, target)
-                .ok_or_else(|| StoreError::Dangling {
-                    tree: link.tree(),
-                    id: utf8(target).into_owned(),
-                    target: keys::record_tree(target_kind).to_owned(),
-                })?;
-            debug_assert!(owner_kind != target_kind || owner != linked);
-            self.pairs
-                .entry(link)
-                .or_default()
-                .push(u64::from(owner) << 32 | u64::from(linked));
-        }
-        // The id and token indexes are only needed while reading; free them before
-        // writing.
-        self.numbers = Default::default();
-        self.tokens = ArenaIndex::default();
-        Ok(())
     }
 
     fn write_records(
@@ -989,6 +981,34 @@ impl Importer<'_> {
     }
 }
 
+/// The pairs of the links that named records not seen yet when their owner came
+/// (`owner number << 32 | linked number`, as `Importer::pairs` holds them).
+fn resolve_pending(
+    pending: Vec<(Link, u32)>,
+    targets: &Arena,
+    numbers: &[ArenaIndex; 6],
+    tables: &[Table; 6],
+) -> Result<Vec<(Link, u64)>, StoreError> {
+    pending
+        .into_iter()
+        .enumerate()
+        .map(|(at, (link, owner))| {
+            let (owner_kind, target_kind) = link.ends();
+            let target_index = kind_index(target_kind);
+            let target = targets.get(at as u32);
+            let linked = numbers[target_index]
+                .find(&tables[target_index].ids, target)
+                .ok_or_else(|| StoreError::Dangling {
+                    tree: link.tree(),
+                    id: utf8(target).into_owned(),
+                    target: keys::record_tree(target_kind).to_owned(),
+                })?;
+            debug_assert!(owner_kind != target_kind || owner != linked);
+            Ok((link, u64::from(owner) << 32 | u64::from(linked)))
+        })
+        .collect()
+}
+
 /// The entries of a sorted tree, in runs of one owner (a link's owner record, a search
 /// token): each run's length is counted in `Totals` when it ends.
 #[derive(Default)]
@@ -1205,6 +1225,54 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{AgreementKind, AgreementStatus, Certainty};
+    use crate::store::StoreState;
+
+    fn agreement(id: &str, facilities: &[&str]) -> Agreement {
+        Agreement {
+            id: id.to_owned(),
+            title: id.to_owned(),
+            aliases: Vec::new(),
+            kind: AgreementKind::Basing,
+            status: AgreementStatus::InForce,
+            certainty: Certainty::Confirmed,
+            parties: Vec::new(),
+            facilities: facilities.iter().map(|id| (*id).to_owned()).collect(),
+            signed: None,
+            in_force_from: None,
+            expires: None,
+            ended: None,
+            term_years: None,
+            debt: None,
+            debt_write_off_fraction: None,
+            extends: None,
+            summary: String::new(),
+            sources: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_link_to_a_record_that_never_came_fails_the_import_before_it_writes() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Store::open(dir.path(), 8 << 20).expect("opens");
+        let mut importer = store.importer().expect("starts");
+        importer.add(&agreement("first", &[]));
+        importer.finish("one").expect("imports");
+
+        let mut importer = store.importer().expect("starts");
+        importer.add(&agreement("second", &["nowhere"]));
+        let error = importer.finish("two").expect_err("a dangling link");
+        assert!(
+            matches!(&error, StoreError::Dangling { id, .. } if id == "nowhere"),
+            "{error}"
+        );
+        // Nothing was written: the first import's record and marker stand.
+        assert!(store.get::<Agreement>("first").expect("reads").is_some());
+        assert!(store.get::<Agreement>("second").expect("reads").is_none());
+        assert!(
+            matches!(store.state().expect("reads"), StoreState::Ready { seed_hash, .. } if seed_hash == "one")
+        );
+    }
 
     #[test]
     fn the_spool_reader_reads_each_record_of_a_window_in_any_order() {
