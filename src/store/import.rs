@@ -126,7 +126,7 @@ struct Table {
 /// A table's record numbers in id order and in sort-key order, the inverse (ranks), and
 /// its ids and sort keys laid out in those orders. The writes read ids and sort keys by
 /// rank, mostly in increasing order: from arenas in arrival order, each read would be a
-/// cache miss, and a link tree reads two per entry.
+/// cache miss.
 struct Orders {
     by_id: Vec<u32>,
     by_sort_key: Vec<u32>,
@@ -134,9 +134,11 @@ struct Orders {
     sort_rank: Vec<u32>,
     /// Ids by id rank.
     ids: Arena,
-    /// Sort keys, and their records' ids, by sort rank.
+    /// Sort keys by sort rank.
     sort_keys: Arena,
-    ids_by_sort_key: Arena,
+    /// The length of each record's id, by sort rank: a sort key ends with its record's id
+    /// (`keys::SortKey`), so the order and link trees, which write both, read one item.
+    id_lens: Vec<u32>,
 }
 
 impl Orders {
@@ -149,8 +151,14 @@ impl Orders {
                     .map(|table| {
                         let order = table.sort_keys.sorted();
                         let sort_keys = table.sort_keys.reordered(&order);
-                        let ids = table.ids.reordered(&order);
-                        (order, sort_keys, ids)
+                        let id_lens: Vec<u32> = order
+                            .iter()
+                            .map(|&number| table.ids.bounds(number).len() as u32)
+                            .collect();
+                        debug_assert!(order.iter().zip(0..).all(|(&number, rank)| sort_keys
+                            .get(rank)
+                            .ends_with(table.ids.get(number))));
+                        (order, sort_keys, id_lens)
                     })
                     .collect::<Vec<_>>()
             });
@@ -170,22 +178,25 @@ impl Orders {
         by_id
             .into_iter()
             .zip(by_sort_key)
-            .map(
-                |((by_id, ids), (by_sort_key, sort_keys, ids_by_sort_key))| Orders {
-                    id_rank: ranks(&by_id),
-                    sort_rank: ranks(&by_sort_key),
-                    by_id,
-                    by_sort_key,
-                    ids,
-                    sort_keys,
-                    ids_by_sort_key,
-                },
-            )
+            .map(|((by_id, ids), (by_sort_key, sort_keys, id_lens))| Orders {
+                id_rank: ranks(&by_id),
+                sort_rank: ranks(&by_sort_key),
+                by_id,
+                by_sort_key,
+                ids,
+                sort_keys,
+                id_lens,
+            })
             .collect()
     }
 
     fn len(&self) -> usize {
         self.by_id.len()
+    }
+
+    /// The id of the record of sort rank `rank`, from its sort key.
+    fn id_in<'k>(&self, rank: u32, sort_key: &'k [u8]) -> &'k [u8] {
+        &sort_key[sort_key.len() - self.id_lens[rank as usize] as usize..]
     }
 }
 
@@ -791,8 +802,9 @@ impl Importer<'_> {
         let order = &orders[kind_index(kind)];
         let mut writer = packed::Writer::throttled(&self.store.inner.orders[&kind], &self.throttle);
         for rank in 0..order.len() as u32 {
+            let sort_key = order.sort_keys.get(rank);
             writer
-                .push(order.sort_keys.get(rank), order.ids_by_sort_key.get(rank))
+                .push(sort_key, order.id_in(rank, sort_key))
                 .map_err(|source| packed_error(name, source))?;
         }
         let (entries, bytes) = writer
@@ -873,15 +885,15 @@ impl Importer<'_> {
             if batch.is_empty() {
                 break;
             }
-            // Each entry's linked sort key and id.
-            gathered.gather(batch.iter().flat_map(|&(_, linked)| {
-                [
-                    (&linked_orders.sort_keys, linked),
-                    (&linked_orders.ids_by_sort_key, linked),
-                ]
-            }));
-            for (entry, &(owner, _)) in batch.iter().enumerate() {
-                let (sort_key, id) = (gathered.get(2 * entry), gathered.get(2 * entry + 1));
+            // Each entry's linked sort key, which ends with its id.
+            gathered.gather(
+                batch
+                    .iter()
+                    .map(|&(_, linked)| (&linked_orders.sort_keys, linked)),
+            );
+            for (entry, &(owner, linked)) in batch.iter().enumerate() {
+                let sort_key = gathered.get(entry);
+                let id = linked_orders.id_in(linked, sort_key);
                 if runs.starts(owner, totals, count_key) {
                     // A new owner: the key starts afresh.
                     key.clear();

@@ -343,7 +343,8 @@ fn day_bytes(day: CalendarDate) -> [u8; 4] {
     [high, low, day.month, day.day]
 }
 
-/// How each kind of record is keyed and ordered.
+/// How each kind of record is keyed and ordered. A sort key ends with the record's id
+/// (which makes it unique); the import takes the id from there.
 pub trait SortKey {
     fn sort_key(&self) -> Vec<u8>;
 }
