@@ -447,23 +447,22 @@ pub struct Incident {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn agreement(status: AgreementStatus, start: Option<&str>, end: Option<&str>) -> Agreement {
-        let date = |text: &str| PartialDate::parse(text).expect("valid");
+impl Agreement {
+    /// A confirmed basing agreement in force with `id` (its title too) and nothing else,
+    /// for tests to fill in.
+    pub(crate) fn bare(id: &str) -> Agreement {
         Agreement {
-            id: "a".to_owned(),
-            title: "A".to_owned(),
+            id: id.to_owned(),
+            title: id.to_owned(),
             aliases: Vec::new(),
             kind: AgreementKind::Basing,
-            status,
+            status: AgreementStatus::InForce,
             certainty: Certainty::Confirmed,
             parties: Vec::new(),
             facilities: Vec::new(),
-            signed: start.map(date),
+            signed: None,
             in_force_from: None,
-            expires: end.map(date),
+            expires: None,
             ended: None,
             term_years: None,
             debt: None,
@@ -471,6 +470,21 @@ mod tests {
             extends: None,
             summary: String::new(),
             sources: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agreement(status: AgreementStatus, start: Option<&str>, end: Option<&str>) -> Agreement {
+        let date = |text: &str| PartialDate::parse(text).expect("valid");
+        Agreement {
+            status,
+            signed: start.map(date),
+            expires: end.map(date),
+            ..Agreement::bare("a")
         }
     }
 

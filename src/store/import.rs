@@ -1237,29 +1237,12 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AgreementKind, AgreementStatus, Certainty};
     use crate::store::StoreState;
 
     fn agreement(id: &str, facilities: &[&str]) -> Agreement {
         Agreement {
-            id: id.to_owned(),
-            title: id.to_owned(),
-            aliases: Vec::new(),
-            kind: AgreementKind::Basing,
-            status: AgreementStatus::InForce,
-            certainty: Certainty::Confirmed,
-            parties: Vec::new(),
             facilities: facilities.iter().map(|id| (*id).to_owned()).collect(),
-            signed: None,
-            in_force_from: None,
-            expires: None,
-            ended: None,
-            term_years: None,
-            debt: None,
-            debt_write_off_fraction: None,
-            extends: None,
-            summary: String::new(),
-            sources: Vec::new(),
+            ..Agreement::bare(id)
         }
     }
 
