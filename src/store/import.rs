@@ -607,7 +607,7 @@ impl Importer<'_> {
             table.sort_keys = Arena::default();
         }
         self.numbers = Default::default();
-        tracing::debug!(elapsed = ?started.elapsed(), "sorted ids and sort keys");
+        tracing::debug!(elapsed = ?started.elapsed(), "sorted ids and sort keys; looked up later links");
         let store = self.store;
         let inner = &store.inner;
         let _changing = store.changing();
