@@ -163,18 +163,38 @@ impl Arena {
         };
         let mut shared = first.len();
         for index in 1..self.len() as u32 {
-            let item = self.get(index);
-            shared = first[..shared]
-                .iter()
-                .zip(item)
-                .take_while(|(a, b)| a == b)
-                .count();
+            shared = common_prefix_len(&first[..shared], self.get(index));
             if shared == 0 {
                 break;
             }
         }
         shared
     }
+}
+
+/// The length of the longest prefix `a` and `b` share, compared 8 bytes at a time: the
+/// import asks it of every key it writes.
+pub(crate) fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    let len = a.len().min(b.len());
+    let (a, b) = (&a[..len], &b[..len]);
+    let mut shared = 0;
+    for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let word = |bytes: &[u8]| {
+            u64::from_le_bytes(bytes.try_into().expect("chunks_exact yields 8 bytes"))
+        };
+        let difference = word(a) ^ word(b);
+        if difference != 0 {
+            // Little-endian: the first differing byte holds the lowest set bit.
+            return shared + (difference.trailing_zeros() / 8) as usize;
+        }
+        shared += 8;
+    }
+    shared
+        + a[shared..]
+            .iter()
+            .zip(&b[shared..])
+            .take_while(|(a, b)| a == b)
+            .count()
 }
 
 /// `bytes`' first 4 bytes as a big-endian number, zero-padded: numbers that differ order
@@ -293,6 +313,21 @@ impl ArenaIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_common_prefix_is_the_bytes_both_start_with() {
+        let base: Vec<u8> = (0..40u8).collect();
+        for len in 0..=base.len() {
+            for differ in 0..len {
+                let mut other = base[..len].to_vec();
+                other[differ] ^= 0x80;
+                assert_eq!(common_prefix_len(&base[..len], &other), differ);
+            }
+            // One a prefix of the other, either way round.
+            assert_eq!(common_prefix_len(&base[..len], &base), len);
+            assert_eq!(common_prefix_len(&base, &base[..len]), len);
+        }
+    }
 
     #[test]
     fn the_arena_index_finds_every_item_and_no_other() {

@@ -21,6 +21,8 @@ use std::ops::{Bound, Range};
 
 use sled::IVec;
 
+use crate::arena::common_prefix_len;
+
 /// The first byte of every chunk.
 pub const CHUNK_VERSION: u8 = 1;
 /// A chunk is cut after this many entries...
@@ -449,7 +451,12 @@ impl<'a> Writer<'a> {
     /// Adds an entry. Keys must be strictly increasing: a key out of order is a bug in
     /// the caller, reported as an error rather than written.
     pub fn push(&mut self, key: &[u8], value: &[u8]) -> Result<(), PackedError> {
-        if self.entries > 0 && key <= self.previous.as_slice() {
+        let mut shared = common_prefix_len(&self.previous, key);
+        // After their shared prefix, `key` must go on where `previous` ends, or differ
+        // with a greater byte.
+        let follows = shared < key.len()
+            && (shared == self.previous.len() || key[shared] > self.previous[shared]);
+        if self.entries > 0 && !follows {
             return Err(damaged(
                 key,
                 "keys written out of order (a bug in the import)",
@@ -460,21 +467,16 @@ impl<'a> Writer<'a> {
             self.chunk.push(CHUNK_VERSION);
             self.first.clear();
             self.first.extend_from_slice(key);
-            self.previous.clear();
+            // A chunk's first key is whole.
+            shared = 0;
         }
-        let shared = self
-            .previous
-            .iter()
-            .zip(key)
-            .take_while(|(a, b)| a == b)
-            .count();
         push_varint(&mut self.chunk, shared);
         push_varint(&mut self.chunk, key.len() - shared);
         self.chunk.extend_from_slice(&key[shared..]);
         push_varint(&mut self.chunk, value.len());
         self.chunk.extend_from_slice(value);
-        self.previous.clear();
-        self.previous.extend_from_slice(key);
+        self.previous.truncate(shared);
+        self.previous.extend_from_slice(&key[shared..]);
         self.in_chunk += 1;
         self.entries += 1;
         self.logical_bytes += (key.len() + value.len()) as u64;
@@ -671,6 +673,16 @@ mod tests {
         writer.push(b"b", b"").expect("first");
         assert!(writer.push(b"a", b"").is_err());
         assert!(writer.push(b"b", b"").is_err());
+        // A key that extends the previous one follows it; a prefix of it does not.
+        let long = b"owner-0000000001\0key-0000000001";
+        writer.push(long, b"").expect("extends `b`");
+        assert!(writer.push(&long[..long.len() - 1], b"").is_err());
+        assert!(writer
+            .push(b"owner-0000000001\0key-0000000000", b"")
+            .is_err());
+        writer
+            .push(b"owner-0000000001\0key-0000000002", b"")
+            .expect("a greater last byte");
     }
 
     #[test]
