@@ -123,13 +123,12 @@ struct Table {
     spooled: Vec<u64>,
 }
 
-/// A table's record numbers in id order and in sort-key order, the inverse (ranks), and
-/// its ids and sort keys laid out in those orders. The writes read ids and sort keys by
+/// A table's record numbers in id order, each record's rank in id order and in sort-key
+/// order, and its ids and sort keys laid out in those orders. The writes read ids and sort keys by
 /// rank, mostly in increasing order: from arenas in arrival order, each read would be a
 /// cache miss.
 struct Orders {
     by_id: Vec<u32>,
-    by_sort_key: Vec<u32>,
     id_rank: Vec<u32>,
     sort_rank: Vec<u32>,
     /// Ids by id rank.
@@ -182,7 +181,6 @@ impl Orders {
                 id_rank: ranks(&by_id),
                 sort_rank: ranks(&by_sort_key),
                 by_id,
-                by_sort_key,
                 ids,
                 sort_keys,
                 id_lens,
@@ -355,24 +353,19 @@ impl Blocks {
 
     /// Every distinct number in order; the blocks must be sorted.
     fn merged(&self) -> Merged<'_> {
-        let mut heads = std::collections::BinaryHeap::new();
-        for (index, block) in self.blocks.iter().enumerate() {
-            if let Some(&first) = block.first() {
-                heads.push(std::cmp::Reverse((first, index, 0usize)));
-            }
-        }
         Merged {
-            blocks: &self.blocks,
-            heads,
+            blocks: self.blocks.iter().map(|block| block.as_slice()).collect(),
             last: None,
         }
     }
 }
 
-/// A k-way merge of sorted blocks, without repeats.
+/// A k-way merge of sorted blocks, without repeats. There are few blocks (a million
+/// numbers each; a link has one or two, the postings six at 1M incidents), so the
+/// smallest head is found by a scan, which costs less than a heap's upkeep.
 struct Merged<'a> {
-    blocks: &'a [Vec<u64>],
-    heads: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize, usize)>>,
+    /// What is left of each block.
+    blocks: Vec<&'a [u64]>,
     last: Option<u64>,
 }
 
@@ -381,10 +374,13 @@ impl Iterator for Merged<'_> {
 
     fn next(&mut self) -> Option<u64> {
         loop {
-            let std::cmp::Reverse((number, block, at)) = self.heads.pop()?;
-            if let Some(&next) = self.blocks[block].get(at + 1) {
-                self.heads.push(std::cmp::Reverse((next, block, at + 1)));
-            }
+            let (smallest, number) = self
+                .blocks
+                .iter()
+                .enumerate()
+                .filter_map(|(index, block)| Some((index, *block.first()?)))
+                .min_by_key(|&(_, number)| number)?;
+            self.blocks[smallest] = &self.blocks[smallest][1..];
             if self.last != Some(number) {
                 self.last = Some(number);
                 return Some(number);
@@ -823,37 +819,35 @@ impl Importer<'_> {
         orders: &[Orders],
         totals: &mut Totals,
     ) -> Result<(), StoreError> {
-        for (direction, swapped) in [(link, false), (link.reverse(), true)] {
-            let (owner_kind, linked_kind) = direction.ends();
-            let (owner_orders, linked_orders) = (
-                &orders[kind_index(owner_kind)],
-                &orders[kind_index(linked_kind)],
+        let (owner_kind, linked_kind) = link.ends();
+        let (owner_orders, linked_orders) = (
+            &orders[kind_index(owner_kind)],
+            &orders[kind_index(linked_kind)],
+        );
+        // Rewrite each pair as `owner id rank << 32 | linked sort rank`, and the other
+        // way round for the reverse direction, in one pass: sorting the numbers sorts
+        // the keys.
+        let mut reverse = Blocks::default();
+        pairs.for_each_mut(|pair| {
+            let (owner, linked) = ((*pair >> 32) as usize, *pair as u32 as usize);
+            reverse.push(
+                u64::from(linked_orders.id_rank[linked]) << 32
+                    | u64::from(owner_orders.sort_rank[owner]),
             );
-            // Rewrite each pair as `owner id rank << 32 | linked sort rank`: sorting the
-            // numbers sorts the keys.
-            pairs.for_each_mut(|pair| {
-                let (first, second) = ((*pair >> 32) as u32, *pair as u32);
-                let (owner, linked) = if swapped {
-                    (second, first)
-                } else {
-                    (first, second)
-                };
-                *pair = u64::from(owner_orders.id_rank[owner as usize]) << 32
-                    | u64::from(linked_orders.sort_rank[linked as usize]);
-            });
-            pairs.sort();
-            self.write_link_tree(direction, &pairs, owner_orders, linked_orders, totals)?;
-            if swapped {
-                break;
-            }
-            // Back to record numbers, in the stated direction, for the reverse pass.
-            pairs.for_each_mut(|pair| {
-                let owner = owner_orders.by_id[(*pair >> 32) as usize];
-                let linked = linked_orders.by_sort_key[*pair as u32 as usize];
-                *pair = u64::from(owner) << 32 | u64::from(linked);
-            });
-        }
-        Ok(())
+            *pair = u64::from(owner_orders.id_rank[owner]) << 32
+                | u64::from(linked_orders.sort_rank[linked]);
+        });
+        pairs.sort();
+        self.write_link_tree(link, &pairs, owner_orders, linked_orders, totals)?;
+        drop(pairs);
+        reverse.sort();
+        self.write_link_tree(
+            link.reverse(),
+            &reverse,
+            linked_orders,
+            owner_orders,
+            totals,
+        )
     }
 
     fn write_link_tree(
@@ -873,6 +867,7 @@ impl Importer<'_> {
         let mut merged = pairs.merged();
         let mut batch = Vec::with_capacity(GATHER);
         let mut gathered = Gathered::default();
+        let mut id_lens = Vec::with_capacity(GATHER);
         loop {
             // The owner's id rank and the linked record's sort rank.
             batch.clear();
@@ -891,9 +886,16 @@ impl Importer<'_> {
                     .iter()
                     .map(|&(_, linked)| (&linked_orders.sort_keys, linked)),
             );
-            for (entry, &(owner, linked)) in batch.iter().enumerate() {
+            // Looked up in a loop of their own, so the cache misses overlap.
+            id_lens.clear();
+            id_lens.extend(
+                batch
+                    .iter()
+                    .map(|&(_, linked)| linked_orders.id_lens[linked as usize] as usize),
+            );
+            for (entry, &(owner, _)) in batch.iter().enumerate() {
                 let sort_key = gathered.get(entry);
-                let id = linked_orders.id_in(linked, sort_key);
+                let id = &sort_key[sort_key.len() - id_lens[entry]..];
                 if runs.starts(owner, totals, count_key) {
                     // A new owner: the key starts afresh.
                     key.clear();
