@@ -219,12 +219,12 @@ fn read_into<'s>(
         SeedRecord::Incident(record) => Prepared::of(record),
     };
     let hash = seed.read_prepared(prepare, |record, prepared| match record {
-        SeedRecord::Country(record) => importer.add_prepared(&record, prepared),
-        SeedRecord::Organization(record) => importer.add_prepared(&record, prepared),
-        SeedRecord::Person(record) => importer.add_prepared(&record, prepared),
-        SeedRecord::Agreement(record) => importer.add_prepared(&record, prepared),
-        SeedRecord::Facility(record) => importer.add_prepared(&record, prepared),
-        SeedRecord::Incident(record) => importer.add_prepared(&record, prepared),
+        SeedRecord::Country(record) => importer.add_prepared(record, prepared),
+        SeedRecord::Organization(record) => importer.add_prepared(record, prepared),
+        SeedRecord::Person(record) => importer.add_prepared(record, prepared),
+        SeedRecord::Agreement(record) => importer.add_prepared(record, prepared),
+        SeedRecord::Facility(record) => importer.add_prepared(record, prepared),
+        SeedRecord::Incident(record) => importer.add_prepared(record, prepared),
     });
     tracing::debug!(elapsed = ?started.elapsed(), "read the seed");
     (hash, importer)

@@ -196,22 +196,22 @@ impl SeedSource {
         format!("files:{}", hex(&hasher.finalize()))
     }
 
-    /// Parses and checks every file and record, handing each valid record to `sink` as
+    /// Parses and checks every file and record, lending each valid record to `sink` as
     /// it is read, in file order; returns the content hash. Any problem makes it an
     /// error listing every problem, and then the records handed on must be discarded.
     ///
     /// Parsing runs on every core (`pipeline`); the checks and `sink` run on this thread.
-    pub fn read(&self, mut sink: impl FnMut(SeedRecord)) -> Result<String, SeedError> {
+    pub fn read(&self, mut sink: impl FnMut(&SeedRecord)) -> Result<String, SeedError> {
         self.read_prepared(|_| (), |record, ()| sink(record))
     }
 
-    /// `read`, handing `sink` each record with what `prepare` made of it. `prepare` runs
+    /// `read`, lending `sink` each record with what `prepare` made of it. `prepare` runs
     /// on the parser threads as records are parsed, checked or not: work that needs no
     /// order belongs there, off the one thread that checks and sinks.
     pub fn read_prepared<P: Send>(
         &self,
         prepare: impl Fn(&SeedRecord) -> P + Sync,
-        mut sink: impl FnMut(SeedRecord, P),
+        mut sink: impl FnMut(&SeedRecord, &P),
     ) -> Result<String, SeedError> {
         let mut checks = Checks::default();
         // The file being read: where `checks` stood before it, its ids, and whether an
@@ -221,16 +221,17 @@ impl SeedSource {
             Parsed::Elements {
                 file,
                 first_position,
-                elements,
+                mut elements,
             } => {
                 let (_, seen, malformed) =
                     current.get_or_insert_with(|| (checks.mark(), IdSet::default(), false));
-                for (offset, element) in elements.into_iter().enumerate() {
+                for (offset, element) in elements.iter_mut().enumerate() {
                     match element {
-                        Ok(mut element) => {
-                            let prepared = element.prepared.take();
-                            let record = checks.take(file, first_position + offset, element, seen);
-                            if let (Some(record), Some(prepared)) = (record, prepared) {
+                        Ok(element) => {
+                            checks.take(file, first_position + offset, element, seen);
+                            if let (Some(record), Some(prepared)) =
+                                (&element.record, &element.prepared)
+                            {
                                 sink(record, prepared);
                             }
                         }
@@ -261,12 +262,12 @@ impl SeedSource {
     pub fn validate(&self) -> Result<Dataset, SeedError> {
         let mut dataset = Dataset::default();
         self.read(|record| match record {
-            SeedRecord::Country(record) => dataset.countries.push(record),
-            SeedRecord::Organization(record) => dataset.organizations.push(record),
-            SeedRecord::Person(record) => dataset.people.push(record),
-            SeedRecord::Agreement(record) => dataset.agreements.push(record),
-            SeedRecord::Facility(record) => dataset.facilities.push(record),
-            SeedRecord::Incident(record) => dataset.incidents.push(record),
+            SeedRecord::Country(record) => dataset.countries.push(record.clone()),
+            SeedRecord::Organization(record) => dataset.organizations.push(record.clone()),
+            SeedRecord::Person(record) => dataset.people.push(record.clone()),
+            SeedRecord::Agreement(record) => dataset.agreements.push(record.clone()),
+            SeedRecord::Facility(record) => dataset.facilities.push(record.clone()),
+            SeedRecord::Incident(record) => dataset.incidents.push(record.clone()),
         })?;
         sort_by_id(&mut dataset);
         Ok(dataset)
@@ -704,14 +705,14 @@ impl Checks {
     }
 
     /// Checks one parsed element, at `position` in file `index`, against what came
-    /// before it; the record when it parsed.
+    /// before it, and takes its problems.
     fn take<P>(
         &mut self,
         index: usize,
         position: usize,
-        element: Element<P>,
+        element: &mut Element<P>,
         seen: &mut IdSet,
-    ) -> Option<SeedRecord> {
+    ) {
         let Element {
             id: record,
             has_id,
@@ -720,22 +721,24 @@ impl Checks {
             ..
         } = element;
         let file = FILES[index];
-        if has_id {
+        if *has_id {
             let mut reporter = Reporter {
                 file,
-                record: &record,
+                record,
                 problems: &mut self.problems,
             };
-            if !is_slug(&record) {
+            if !is_slug(record) {
                 reporter.report(format!(
                     "field `id`: `{record}` is not a slug (lowercase letters, digits and single hyphens)"
                 ));
-            } else if !seen.insert(&record) {
+            } else if !seen.insert(record) {
                 reporter.report(format!("duplicate id `{record}`"));
             }
         }
-        self.problems.extend(problems);
-        let converted = converted?;
+        self.problems.append(problems);
+        let Some(converted) = converted else {
+            return;
+        };
         if let Some(code) = converted.code() {
             let order = self.next_order(index, position);
             if let Some(first) = self.codes.get(code) {
@@ -755,13 +758,11 @@ impl Checks {
         converted.references(&mut |field, target, target_file| {
             let order = self.next_order(index, position);
             if self.read[target_file] {
-                self.check(order, index, &record, field, target, target_file);
+                self.check(order, index, record, field, target, target_file);
             } else {
-                self.pending
-                    .push(order, &record, field, target, target_file);
+                self.pending.push(order, record, field, target, target_file);
             }
         });
-        Some(converted)
     }
 
     fn next_order(&mut self, index: usize, position: usize) -> (usize, usize, usize) {
@@ -1055,7 +1056,7 @@ mod tests {
         let mut read = Vec::new();
         seed.read(|record| {
             if let SeedRecord::Incident(incident) = record {
-                read.push(incident.id);
+                read.push(incident.id.clone());
             }
         })
         .expect("valid");

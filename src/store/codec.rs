@@ -23,7 +23,7 @@ fn config() -> Config {
     bincode::config::standard().with_limit::<MAX_VALUE_BYTES>()
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum CodecError {
     #[error("empty value")]
     Empty,

@@ -461,11 +461,11 @@ impl Prepared {
 impl Importer<'_> {
     /// Takes in one record. Its references may name records that come later.
     pub fn add<R: Record + Linked>(&mut self, record: &R) {
-        self.add_prepared(record, Prepared::of(record));
+        self.add_prepared(record, &Prepared::of(record));
     }
 
     /// `add`, for a record whose `Prepared::of` was worked out already.
-    pub fn add_prepared<R: Record + Linked>(&mut self, record: &R, prepared: Prepared) {
+    pub fn add_prepared<R: Record + Linked>(&mut self, record: &R, prepared: &Prepared) {
         if self.error.is_some() {
             return;
         }
@@ -477,16 +477,19 @@ impl Importer<'_> {
     fn try_add<R: Record + Linked>(
         &mut self,
         record: &R,
-        prepared: Prepared,
+        prepared: &Prepared,
     ) -> Result<(), StoreError> {
         let kind = kind_index(R::KIND);
-        let value = prepared.value.map_err(|source| StoreError::Encode {
-            tree: keys::record_tree(R::KIND).to_owned(),
-            key: record.id().to_owned(),
-            source,
-        })?;
+        let value = prepared
+            .value
+            .as_ref()
+            .map_err(|source| StoreError::Encode {
+                tree: keys::record_tree(R::KIND).to_owned(),
+                key: record.id().to_owned(),
+                source: source.clone(),
+            })?;
         self.spool
-            .write_all(&value)
+            .write_all(value)
             .map_err(|source| spool_error(&self.spool_path, source))?;
         let table = &mut self.tables[kind];
         let number = table.ids.push(record.id().as_bytes());
