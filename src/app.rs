@@ -218,13 +218,18 @@ fn read_into<'s>(
         SeedRecord::Facility(record) => Prepared::of(record),
         SeedRecord::Incident(record) => Prepared::of(record),
     };
-    let hash = seed.read_prepared(prepare, |record, prepared| match record {
-        SeedRecord::Country(record) => importer.add_prepared(record, prepared),
-        SeedRecord::Organization(record) => importer.add_prepared(record, prepared),
-        SeedRecord::Person(record) => importer.add_prepared(record, prepared),
-        SeedRecord::Agreement(record) => importer.add_prepared(record, prepared),
-        SeedRecord::Facility(record) => importer.add_prepared(record, prepared),
-        SeedRecord::Incident(record) => importer.add_prepared(record, prepared),
+    let hash = seed.read_prepared(prepare, |record, prepared, ids| {
+        // The importer numbers records as the seed reader does: it resolves links with
+        // the reader's ids, which the reader has just looked them up in.
+        let known = &|kind, id: &str| ids.number(kind, id);
+        match record {
+            SeedRecord::Country(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Organization(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Person(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Agreement(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Facility(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Incident(record) => importer.add_prepared(record, prepared, known),
+        }
     });
     tracing::debug!(elapsed = ?started.elapsed(), "read the seed");
     (hash, importer)

@@ -250,6 +250,10 @@ impl ArenaIndex {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub(crate) fn find(&self, arena: &Arena, key: &[u8]) -> Option<u32> {
         if self.slots.is_empty() {
             return None;

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::arena::{Arena, ArenaIndex};
-use crate::model::{Actor, Agreement, Country, Dataset, Facility, Incident, Organization, Person};
+use crate::model::{
+    Actor, Agreement, Country, Dataset, Facility, Incident, Organization, Person, RecordKind,
+};
 use json::Reporter;
 use pipeline::{Element, FileOutcome, Parsed};
 
@@ -202,16 +204,17 @@ impl SeedSource {
     ///
     /// Parsing runs on every core (`pipeline`); the checks and `sink` run on this thread.
     pub fn read(&self, mut sink: impl FnMut(&SeedRecord)) -> Result<String, SeedError> {
-        self.read_prepared(|_| (), |record, ()| sink(record))
+        self.read_prepared(|_| (), |record, (), _| sink(record))
     }
 
-    /// `read`, lending `sink` each record with what `prepare` made of it. `prepare` runs
-    /// on the parser threads as records are parsed, checked or not: work that needs no
-    /// order belongs there, off the one thread that checks and sinks.
+    /// `read`, lending `sink` each record with what `prepare` made of it, and the ids
+    /// of the files read so far (`ReadIds`). `prepare` runs on the parser threads as
+    /// records are parsed, checked or not: work that needs no order belongs there, off
+    /// the one thread that checks and sinks.
     pub fn read_prepared<P: Send>(
         &self,
         prepare: impl Fn(&SeedRecord) -> P + Sync,
-        mut sink: impl FnMut(&SeedRecord, &P),
+        mut sink: impl FnMut(&SeedRecord, &P, &ReadIds<'_>),
     ) -> Result<String, SeedError> {
         let mut checks = Checks::default();
         // The file being read: where `checks` stood before it, its ids, and whether an
@@ -232,7 +235,7 @@ impl SeedSource {
                             if let (Some(record), Some(prepared)) =
                                 (&element.record, &element.prepared)
                             {
-                                sink(record, prepared);
+                                sink(record, prepared, &ReadIds { ids: &checks.ids });
                             }
                         }
                         Err(NotJson) => *malformed = true,
@@ -645,6 +648,33 @@ impl IdSet {
     }
 }
 
+/// The ids of the files read in full so far, as the reader numbers them: the first
+/// record of a file is 0, the next 1, in file order. A sink that numbers each kind's
+/// records in the order it is lent them numbers them alike, as long as the read ends
+/// without problems (with problems, whatever the sink made must be discarded anyway),
+/// so it can resolve a reference without an index of its own. The reader has just
+/// looked up the record's references here, so a second lookup finds them in the cache.
+pub struct ReadIds<'a> {
+    ids: &'a [Option<IdSet>; 6],
+}
+
+impl ReadIds<'_> {
+    /// The number of the `kind` record with id `id`, when its file has been read in
+    /// full; `None` when it has not, or has no such id.
+    pub fn number(&self, kind: RecordKind, id: &str) -> Option<u32> {
+        let file = match kind {
+            RecordKind::Country => COUNTRIES,
+            RecordKind::Organization => ORGANIZATIONS,
+            RecordKind::Person => PEOPLE,
+            RecordKind::Agreement => AGREEMENTS,
+            RecordKind::Facility => FACILITIES,
+            RecordKind::Incident => INCIDENTS,
+        };
+        let ids = self.ids[file].as_ref()?;
+        ids.index.find(&ids.ids, id.as_bytes())
+    }
+}
+
 /// An element that is not even JSON: the file's syntax error is reported instead.
 struct NotJson;
 
@@ -671,6 +701,7 @@ const ORGANIZATIONS: usize = 1;
 const PEOPLE: usize = 2;
 const AGREEMENTS: usize = 3;
 const FACILITIES: usize = 4;
+const INCIDENTS: usize = 5;
 
 impl Checks {
     fn mark(&self) -> Mark {
@@ -962,6 +993,42 @@ mod tests {
             .validate()
             .unwrap_or_else(|error| panic!("{error}"));
         assert!(dataset.countries.iter().any(|country| country.code == "KG"));
+    }
+
+    #[test]
+    fn read_ids_number_the_records_of_files_read_in_full_in_file_order() {
+        let mut countries: Vec<String> = Vec::new();
+        let mut facilities: Vec<String> = Vec::new();
+        let mut checked = 0;
+        SeedSource::embedded()
+            .read_prepared(
+                |_| (),
+                |record, (), ids| match record {
+                    SeedRecord::Country(country) => {
+                        // Its own file is still being read.
+                        assert_eq!(ids.number(RecordKind::Country, &country.id), None);
+                        countries.push(country.id.clone());
+                    }
+                    SeedRecord::Facility(facility) => facilities.push(facility.id.clone()),
+                    SeedRecord::Incident(incident) => {
+                        for (kind, ids_read, targets) in [
+                            (RecordKind::Country, &countries, &incident.countries),
+                            (RecordKind::Facility, &facilities, &incident.facilities),
+                        ] {
+                            for target in targets {
+                                let position = ids_read.iter().position(|id| id == target);
+                                let number = ids.number(kind, target).map(|n| n as usize);
+                                assert_eq!(number, position, "{target}");
+                                checked += 1;
+                            }
+                        }
+                        assert_eq!(ids.number(RecordKind::Country, "no-such-country"), None);
+                    }
+                    _ => {}
+                },
+            )
+            .expect("valid");
+        assert!(checked > 10, "only {checked} references checked");
     }
 
     #[test]

@@ -80,7 +80,6 @@ impl Store {
             spool: BufWriter::with_capacity(1 << 20, spool),
             spool_len: 0,
             tables: Default::default(),
-            numbers: Default::default(),
             pairs: HashMap::new(),
             pending: Vec::new(),
             pending_targets: Arena::default(),
@@ -396,13 +395,11 @@ pub struct Importer<'s> {
     spool: BufWriter<File>,
     spool_len: u64,
     tables: [Table; 6],
-    /// Id to record number, for every kind another record can link to: an index over
-    /// the table's own id arena, so no id is stored twice.
-    numbers: [ArenaIndex; 6],
     /// Forward relationships as `owner number << 32 | linked number`.
     pairs: HashMap<Link, Blocks>,
-    /// Links to records not seen yet (an agreement naming a facility), resolved in
-    /// `finish`: `(link, owner number)`, and the target ids, in the same order.
+    /// Links the caller did not resolve (an agreement naming a facility, which comes
+    /// later), resolved in `finish`: `(link, owner number)`, and the target ids, in the
+    /// same order.
     pending: Vec<(Link, u32)>,
     pending_targets: Arena,
     /// Token text to token number, over `token_text`.
@@ -461,15 +458,23 @@ impl Prepared {
 impl Importer<'_> {
     /// Takes in one record. Its references may name records that come later.
     pub fn add<R: Record + Linked>(&mut self, record: &R) {
-        self.add_prepared(record, &Prepared::of(record));
+        self.add_prepared(record, &Prepared::of(record), &|_, _| None);
     }
 
-    /// `add`, for a record whose `Prepared::of` was worked out already.
-    pub fn add_prepared<R: Record + Linked>(&mut self, record: &R, prepared: &Prepared) {
+    /// `add`, for a record whose `Prepared::of` was worked out already. `known` gives
+    /// the number of a record added earlier, by kind and id, or `None`: the importer
+    /// numbers each kind's records from 0 in the order they are added. The links it
+    /// does not resolve are looked up in `finish`.
+    pub fn add_prepared<R: Record + Linked>(
+        &mut self,
+        record: &R,
+        prepared: &Prepared,
+        known: &impl Fn(RecordKind, &str) -> Option<u32>,
+    ) {
         if self.error.is_some() {
             return;
         }
-        if let Err(error) = self.try_add(record, prepared) {
+        if let Err(error) = self.try_add(record, prepared, known) {
             self.error = Some(error);
         }
     }
@@ -478,6 +483,7 @@ impl Importer<'_> {
         &mut self,
         record: &R,
         prepared: &Prepared,
+        known: &impl Fn(RecordKind, &str) -> Option<u32>,
     ) -> Result<(), StoreError> {
         let kind = kind_index(R::KIND);
         let value = prepared
@@ -511,21 +517,22 @@ impl Importer<'_> {
             .push(self.spool_len << SPOOL_LENGTH_BITS | value.len() as u64);
         self.spool_len += value.len() as u64;
         table.sort_keys.push(&prepared.sort_key);
-        if R::KIND != RecordKind::Incident {
-            // Incidents are never the target of a stated link.
-            self.numbers[kind].insert(&table.ids, number);
-        }
         if let Some(code) = record.country_code() {
             self.codes.push((code.to_owned(), number));
         }
         for (link, target) in record.links() {
-            let target_kind = kind_index(link.ends().1);
-            match self.numbers[target_kind].find(&self.tables[target_kind].ids, target.as_bytes()) {
-                Some(linked) => self
-                    .pairs
-                    .entry(link)
-                    .or_default()
-                    .push(u64::from(number) << 32 | u64::from(linked)),
+            let target_kind = link.ends().1;
+            let targets = &self.tables[kind_index(target_kind)].ids;
+            // A number past the records added would be the caller's mistake: looked up
+            // again in `finish`, where a missing record is an error.
+            match known(target_kind, target).filter(|&linked| linked < targets.len() as u32) {
+                Some(linked) => {
+                    debug_assert_eq!(targets.get(linked), target.as_bytes(), "{link:?}");
+                    self.pairs
+                        .entry(link)
+                        .or_default()
+                        .push(u64::from(number) << 32 | u64::from(linked));
+                }
                 None => {
                     self.pending.push((link, number));
                     self.pending_targets.push(target.as_bytes());
@@ -588,8 +595,7 @@ impl Importer<'_> {
         let pending = std::mem::take(&mut self.pending);
         let targets = std::mem::take(&mut self.pending_targets);
         let (orders, resolved) = std::thread::scope(|scope| {
-            let resolving =
-                scope.spawn(|| resolve_pending(pending, &targets, &self.numbers, &self.tables));
+            let resolving = scope.spawn(|| resolve_pending(pending, &targets, &self.tables));
             let orders = Orders::of_all(&self.tables);
             let resolved = resolving
                 .join()
@@ -605,7 +611,6 @@ impl Importer<'_> {
             table.ids = Arena::default();
             table.sort_keys = Arena::default();
         }
-        self.numbers = Default::default();
         tracing::debug!(elapsed = ?started.elapsed(), "sorted ids and sort keys; looked up later links");
         let store = self.store;
         let inner = &store.inner;
@@ -998,14 +1003,22 @@ impl Importer<'_> {
     }
 }
 
-/// The pairs of the links that named records not seen yet when their owner came
-/// (`owner number << 32 | linked number`, as `Importer::pairs` holds them).
+/// The pairs of the links left unresolved when their owner came (`owner number << 32 |
+/// linked number`, as `Importer::pairs` holds them), through an index of the ids of
+/// each kind they name.
 fn resolve_pending(
     pending: Vec<(Link, u32)>,
     targets: &Arena,
-    numbers: &[ArenaIndex; 6],
     tables: &[Table; 6],
 ) -> Result<Vec<(Link, u64)>, StoreError> {
+    let mut numbers: [ArenaIndex; 6] = Default::default();
+    for &(link, _) in &pending {
+        let target_index = kind_index(link.ends().1);
+        let (index, ids) = (&mut numbers[target_index], &tables[target_index].ids);
+        if index.is_empty() && ids.len() > 0 {
+            (0..ids.len() as u32).for_each(|number| index.insert(ids, number));
+        }
+    }
     pending
         .into_iter()
         .enumerate()
