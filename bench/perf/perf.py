@@ -539,11 +539,16 @@ def append(path, record):
         out.write(json.dumps(record) + "\n")
 
 
+# Notes that are text whatever they look like: a short commit hash can read as a number
+# (`49531e5` did, as 4953100000.0).
+TEXT_NOTES = {"commit", "date", "cpu", "kernel", "rustc", "wrk"}
+
+
 def note(args):
     record = {}
     for pair in args.pairs:
         key, _, value = pair.partition("=")
-        record[key] = parse_value(value)
+        record[key] = value if key in TEXT_NOTES else parse_value(value)
     if args.pid:
         record["rss_kib"], record["hwm_kib"] = memory_kib(args.pid)
     if args.json:
