@@ -200,7 +200,8 @@ impl SeedSource {
 
     /// Parses and checks every file and record, lending each valid record to `sink` as
     /// it is read, in file order; returns the content hash. Any problem makes it an
-    /// error listing every problem, and then the records handed on must be discarded.
+    /// error listing every problem, and then what `sink` made of the records must be
+    /// discarded.
     ///
     /// Parsing runs on every core (`pipeline`); the checks and `sink` run on this thread.
     pub fn read(&self, mut sink: impl FnMut(&SeedRecord)) -> Result<String, SeedError> {
