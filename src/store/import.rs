@@ -123,9 +123,9 @@ struct Table {
 }
 
 /// A table's record numbers in id order, each record's rank in id order and in sort-key
-/// order, and its ids and sort keys laid out in those orders. The writes read ids and sort keys by
-/// rank, mostly in increasing order: from arenas in arrival order, each read would be a
-/// cache miss.
+/// order, and its ids and sort keys laid out in those orders. The writes read ids and
+/// sort keys by rank, mostly in increasing order: from arenas in arrival order, each
+/// read would be a cache miss.
 struct Orders {
     by_id: Vec<u32>,
     id_rank: Vec<u32>,
