@@ -61,6 +61,10 @@ impl std::hash::BuildHasher for SeededFx {
     }
 }
 
+/// Items `Arena::gather` locates before it copies any: enough for their cache misses to
+/// overlap. Also the batch the import's tree writers take entries in.
+pub(crate) const GATHER: usize = 64;
+
 /// Byte strings end to end, with their ends: ids and sort keys without a heap
 /// allocation each.
 #[derive(Default)]
@@ -115,18 +119,38 @@ impl Arena {
             ends: Vec::with_capacity(order.len()),
             full: self.full,
         };
-        // In an order other than the arena's, nearly every item is a cache miss: finding
-        // a few dozen items' bounds first and then copying them lets the processor wait
-        // on those misses together rather than one after another.
-        let mut bounds = Vec::with_capacity(64);
-        for chunk in order.chunks(64) {
-            bounds.clear();
-            bounds.extend(chunk.iter().map(|&index| self.bounds(index)));
-            for item in &bounds {
-                reordered.push(self.at(item.clone()));
+        reordered.gather(order.iter().map(|&index| (self, index)));
+        reordered
+    }
+
+    /// Forgets every item, keeping the memory.
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.full = false;
+    }
+
+    /// Appends the items `items` names (an arena and an index each), in that order.
+    /// Taken in an order other than their arenas', nearly every item is a cache miss:
+    /// finding `GATHER` items' bounds first and then copying them lets the processor
+    /// wait on those misses together rather than one after another.
+    pub(crate) fn gather<'a>(&mut self, items: impl IntoIterator<Item = (&'a Arena, u32)>) {
+        let mut items = items.into_iter();
+        let mut bounds = Vec::with_capacity(GATHER);
+        loop {
+            bounds.extend(
+                items
+                    .by_ref()
+                    .take(GATHER)
+                    .map(|(arena, index)| (arena, arena.bounds(index))),
+            );
+            if bounds.is_empty() {
+                return;
+            }
+            for (arena, item) in bounds.drain(..) {
+                self.push(arena.at(item));
             }
         }
-        reordered
     }
 
     /// Indexes in the byte order of their items.
@@ -158,9 +182,10 @@ impl Arena {
 
     /// The length of the longest prefix every item starts with (0 for no items).
     fn shared_prefix_len(&self) -> usize {
-        let Some(first) = (self.len() > 0).then(|| self.get(0)) else {
+        if self.len() == 0 {
             return 0;
-        };
+        }
+        let first = self.get(0);
         let mut shared = first.len();
         for index in 1..self.len() as u32 {
             shared = common_prefix_len(&first[..shared], self.get(index));

@@ -637,7 +637,12 @@ struct IdSet {
 
 impl IdSet {
     fn contains(&self, id: &str) -> bool {
-        self.index.find(&self.ids, id.as_bytes()).is_some()
+        self.number(id).is_some()
+    }
+
+    /// The number of `id`: how many ids were added before it.
+    fn number(&self, id: &str) -> Option<u32> {
+        self.index.find(&self.ids, id.as_bytes())
     }
 
     /// Adds `id`; false when it was there already.
@@ -671,8 +676,7 @@ impl ReadIds<'_> {
             RecordKind::Facility => FACILITIES,
             RecordKind::Incident => INCIDENTS,
         };
-        let ids = self.ids[file].as_ref()?;
-        ids.index.find(&ids.ids, id.as_bytes())
+        self.ids[file].as_ref()?.number(id)
     }
 }
 

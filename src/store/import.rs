@@ -29,7 +29,7 @@ use super::{
     codec, packed_error, sled_error, CodecError, Manifest, Record, Store, StoreError,
     FORMAT_VERSION, META_FORMAT, META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
 };
-use crate::arena::{Arena, ArenaIndex};
+use crate::arena::{Arena, ArenaIndex, GATHER};
 
 /// The tree writers wait for sled to write out what they gave it after every this many
 /// bytes (`packed::Throttle`). 8, 16 and 32 MiB held the 1M import's peak alike and took
@@ -193,8 +193,13 @@ impl Orders {
 
     /// The id of the record of sort rank `rank`, from its sort key.
     fn id_in<'k>(&self, rank: u32, sort_key: &'k [u8]) -> &'k [u8] {
-        &sort_key[sort_key.len() - self.id_lens[rank as usize] as usize..]
+        id_at_end(sort_key, self.id_lens[rank as usize])
     }
+}
+
+/// The id a sort key ends with, `id_len` bytes long (`keys::SortKey`).
+fn id_at_end(sort_key: &[u8], id_len: u32) -> &[u8] {
+    &sort_key[sort_key.len() - id_len as usize..]
 }
 
 fn ranks(order: &[u32]) -> Vec<u32> {
@@ -874,7 +879,7 @@ impl Importer<'_> {
             |owner: u32| keys::count_key(&name, Some(&utf8(owner_orders.ids.get(owner))));
         let mut merged = pairs.merged();
         let mut batch = Vec::with_capacity(GATHER);
-        let mut gathered = Gathered::default();
+        let mut gathered = Arena::default();
         let mut id_lens = Vec::with_capacity(GATHER);
         loop {
             // The owner's id rank and the linked record's sort rank.
@@ -889,6 +894,7 @@ impl Importer<'_> {
                 break;
             }
             // Each entry's linked sort key, which ends with its id.
+            gathered.clear();
             gathered.gather(
                 batch
                     .iter()
@@ -899,11 +905,11 @@ impl Importer<'_> {
             id_lens.extend(
                 batch
                     .iter()
-                    .map(|&(_, linked)| linked_orders.id_lens[linked as usize] as usize),
+                    .map(|&(_, linked)| linked_orders.id_lens[linked as usize]),
             );
             for (entry, &(owner, _)) in batch.iter().enumerate() {
-                let sort_key = gathered.get(entry);
-                let id = &sort_key[sort_key.len() - id_lens[entry]..];
+                let sort_key = gathered.get(entry as u32);
+                let id = id_at_end(sort_key, id_lens[entry]);
                 if runs.starts(owner, totals, count_key) {
                     // A new owner: the key starts afresh.
                     key.clear();
@@ -959,7 +965,7 @@ impl Importer<'_> {
         let mut prefix = 0;
         let mut merged = postings.merged();
         let mut batch = Vec::with_capacity(GATHER);
-        let mut gathered = Gathered::default();
+        let mut gathered = Arena::default();
         loop {
             // The token's number, and the record's kind and id rank.
             batch.clear();
@@ -973,6 +979,7 @@ impl Importer<'_> {
             if batch.is_empty() {
                 break;
             }
+            gathered.clear();
             gathered.gather(
                 batch
                     .iter()
@@ -988,7 +995,7 @@ impl Importer<'_> {
                 }
                 key.truncate(prefix);
                 key.push(tags[kind]);
-                key.extend_from_slice(gathered.get(entry));
+                key.extend_from_slice(gathered.get(entry as u32));
                 writer
                     .push(&key, &[])
                     .map_err(|source| packed_error(keys::SEARCH_TREE, source))?;
@@ -1136,42 +1143,6 @@ impl SpoolReader {
 
     fn get(&self, slot: usize) -> &[u8] {
         &self.bytes[self.placed[slot].clone()]
-    }
-}
-
-/// Entries whose scattered parts are read at once (`Gathered`).
-const GATHER: usize = 64;
-
-/// Items of arenas, copied out together. The link and search trees are written in an
-/// order that visits the items in no useful order for the memory (a country's
-/// incidents lie all over the incident arenas), so nearly every read misses the cache:
-/// finding every item's bounds first and then copying every item lets the processor wait
-/// on many misses at once rather than on one after another.
-#[derive(Default)]
-struct Gathered<'a> {
-    bounds: Vec<(&'a Arena, std::ops::Range<usize>)>,
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl<'a> Gathered<'a> {
-    /// Replaces what was gathered with `items`.
-    fn gather(&mut self, items: impl Iterator<Item = (&'a Arena, u32)>) {
-        self.bounds.clear();
-        self.bounds
-            .extend(items.map(|(arena, item)| (arena, arena.bounds(item))));
-        self.bytes.clear();
-        self.ends.clear();
-        for (arena, bounds) in &self.bounds {
-            self.bytes.extend_from_slice(arena.at(bounds.clone()));
-            self.ends.push(self.bytes.len());
-        }
-    }
-
-    /// The `index`th item gathered.
-    fn get(&self, index: usize) -> &[u8] {
-        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
-        &self.bytes[start..self.ends[index]]
     }
 }
 
