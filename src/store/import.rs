@@ -430,27 +430,58 @@ pub struct Prepared {
     token_spans: Vec<(u32, u32)>,
 }
 
+/// A parser thread's buffers for `Prepared::of`, reused for every record it prepares.
+#[derive(Default)]
+struct TokenScratch {
+    tokenizer: Tokenizer,
+    /// Every token of the record, repeats included, end to end; `spans` marks them.
+    text: String,
+    spans: Vec<(u32, u32)>,
+}
+
 thread_local! {
-    /// Each thread's tokenizer buffers, reused for every record it prepares.
-    static TOKENIZER: std::cell::RefCell<Tokenizer> = std::cell::RefCell::new(Tokenizer::default());
+    static TOKEN_SCRATCH: std::cell::RefCell<TokenScratch> =
+        std::cell::RefCell::new(TokenScratch::default());
 }
 
 impl Prepared {
     pub fn of<R: Record>(record: &R) -> Prepared {
-        let mut token_text = String::new();
-        let mut token_spans: Vec<(u32, u32)> = Vec::new();
-        TOKENIZER.with_borrow_mut(|tokenizer| {
-            for text in record.search_texts() {
-                tokenizer.tokens(text, &mut |token| {
-                    let start = token_text.len() as u32;
-                    token_text.push_str(token);
-                    token_spans.push((start, token_text.len() as u32));
+        let (token_text, token_spans) = TOKEN_SCRATCH.with_borrow_mut(|scratch| {
+            let TokenScratch {
+                tokenizer,
+                text,
+                spans,
+            } = scratch;
+            text.clear();
+            spans.clear();
+            for searched in record.search_texts() {
+                tokenizer.tokens(searched, &mut |token| {
+                    let start = text.len() as u32;
+                    text.push_str(token);
+                    spans.push((start, text.len() as u32));
                 });
             }
+            let token = |&(start, end): &(u32, u32)| &text[start as usize..end as usize];
+            spans.sort_unstable_by(|a, b| token(a).cmp(token(b)));
+            spans.dedup_by(|a, b| token(a) == token(b));
+            // The distinct tokens alone, in buffers of their size: they wait in the batch
+            // until the importer takes them.
+            let mut token_text = String::with_capacity(
+                spans
+                    .iter()
+                    .map(|(start, end)| (end - start) as usize)
+                    .sum(),
+            );
+            let token_spans = spans
+                .iter()
+                .map(|span| {
+                    let start = token_text.len() as u32;
+                    token_text.push_str(token(span));
+                    (start, token_text.len() as u32)
+                })
+                .collect();
+            (token_text, token_spans)
         });
-        let text = |&(start, end): &(u32, u32)| &token_text[start as usize..end as usize];
-        token_spans.sort_unstable_by(|a, b| text(a).cmp(text(b)));
-        token_spans.dedup_by(|a, b| text(a) == text(b));
         Prepared {
             value: codec::encode(record),
             sort_key: record.sort_key(),
@@ -1226,12 +1257,43 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::search::Searchable;
     use crate::store::StoreState;
 
     fn agreement(id: &str, facilities: &[&str]) -> Agreement {
         Agreement {
             facilities: facilities.iter().map(|id| (*id).to_owned()).collect(),
             ..Agreement::bare(id)
+        }
+    }
+
+    #[test]
+    fn prepared_tokens_are_the_records_distinct_search_tokens_in_order() {
+        let record = Agreement {
+            title: "Kant Air Base AGREEMENT on the Kant air base".to_owned(),
+            aliases: vec!["Su-27 at Kant".to_owned(), "ΣΑΣ kant-Σας".to_owned()],
+            summary: "Agreement 7, agreement 2003; kant 7 x".to_owned(),
+            ..Agreement::bare("kant-agreement")
+        };
+        // Twice: the second record reuses the first one's scratch buffers.
+        for _ in 0..2 {
+            let prepared = Prepared::of(&record);
+            let tokens: Vec<&str> = prepared
+                .token_spans
+                .iter()
+                .map(|&(start, end)| &prepared.token_text[start as usize..end as usize])
+                .collect();
+            let expected = record.search_tokens();
+            assert_eq!(
+                tokens,
+                expected.iter().map(String::as_str).collect::<Vec<_>>()
+            );
+            assert!(tokens.contains(&"kantσας") && tokens.contains(&"2003"));
+            assert_eq!(
+                prepared.token_text.len(),
+                tokens.iter().map(|token| token.len()).sum::<usize>(),
+                "each distinct token once"
+            );
         }
     }
 

@@ -30,14 +30,27 @@ impl Tokenizer {
     pub(super) fn tokens(&mut self, text: &str, token: &mut impl FnMut(&str)) {
         let long_enough = |token: &str| token.chars().nth(1).is_some();
         for word in text.split(|c: char| !(c.is_alphanumeric() || is_joiner(c))) {
+            // Most words: ASCII, one part, so the token is the word, lowercased.
+            if word.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
+                if word.len() < 2 {
+                    // Too short (or empty, between two separators).
+                } else if word.bytes().any(|byte| byte.is_ascii_uppercase()) {
+                    self.joined.clear();
+                    self.joined.push_str(word);
+                    self.joined.make_ascii_lowercase();
+                    token(&self.joined);
+                } else {
+                    token(word);
+                }
+                continue;
+            }
             self.joined.clear();
             self.ends.clear();
             for part in word.split(is_joiner).filter(|part| !part.is_empty()) {
                 if part.is_ascii() {
-                    self.joined.extend(
-                        part.bytes()
-                            .map(|byte| char::from(byte.to_ascii_lowercase())),
-                    );
+                    let start = self.joined.len();
+                    self.joined.push_str(part);
+                    self.joined[start..].make_ascii_lowercase();
                 } else {
                     // `to_lowercase` of the part alone (a final sigma depends on where
                     // the part ends).
@@ -188,6 +201,7 @@ mod tests {
             "ΣΟΦΟΣ-ΣΑΣ Σ-Σ İstanbul-İzmir ĞÜŞ",
             "--x--y-- 'a' b-c-d x‐y‑z ÀÉÎ-õü 1-2 ab- -ab a",
             "Ǆemal ǅ ß-SS ﬁne-ﬂow Ⅻ-Ⅳ ٣٤-٥ 中文-字 e\u{301}-x",
+            "Synthetic INCIDENT number 0 x9 Q 42 mIxEd",
             "",
             "   ",
         ];
