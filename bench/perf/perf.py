@@ -8,8 +8,9 @@ the servers; this file talks to them:
   check   sends every body to a server and fails on any error, non-200 or null answer;
           with --capture keeps the answers as the reference (and the ceiling's answers),
           without it compares each answer with the reference as JSON
-  load    runs wrk (pinned with taskset) for one query on one server, after a warm-up,
-          and records req/s, latency percentiles, errors and the server's RSS
+  load    runs wrk (pinned with taskset) for one query on every server given: a warm-up
+          each, then rounds in which the servers take turns; records req/s, latency
+          percentiles, errors and RSS per server
   note    appends a measurement (key=value pairs, or a server's RSS) to the results file
   report  prints the tables and writes them as Markdown
 
@@ -440,12 +441,12 @@ def first_difference(expected, actual, path="data"):
 # load
 
 
-def run_wrk(args, seconds, log):
+def run_wrk(args, url, seconds, log):
     command = [
         "taskset", "-c", str(args.cpu),
         "wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s",
         f"--timeout={args.request_timeout}s", "--latency",
-        "-s", args.lua, args.url.rstrip("/") + "/graphql",
+        "-s", args.lua, url.rstrip("/") + "/graphql",
     ]
     environment = dict(os.environ, BODIES=os.path.abspath(args.bodies))
     log.write("$ " + " ".join(command) + "\n")
@@ -476,7 +477,7 @@ def cpu_seconds(pid):
 def drain(pid, limit):
     """Waits (at most `limit` s) until the server uses at most a tenth of a CPU over 0.1 s:
     requests wrk gave up on may still be running (a resolver that does not yield cannot
-    be cancelled), and must not eat into the next case. Returns the seconds waited."""
+    be cancelled), and must not eat into the next run. Returns the seconds waited."""
     started = time.monotonic()
     before = cpu_seconds(pid)
     while time.monotonic() - started < limit:
@@ -491,47 +492,113 @@ def drain(pid, limit):
     return time.monotonic() - started
 
 
+# What wrk counts, summed over a case's rounds.
+SUMMED = ("requests", "duration_us", "bytes", "connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts")
+
+
+def target(text):
+    """`--target NAME,URL,PID`: one server of the case."""
+    try:
+        name, url, pid = text.split(",")
+        return {"name": name, "url": url, "pid": int(pid)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not NAME,URL,PID: {text}")
+
+
 def load(args):
-    if not alive(args.pid):
-        raise Failure(f"the server (pid {args.pid}) is not running")
+    """One query on every server given, interleaved: each server's warm-up, then
+    `--rounds` rounds in which every server runs `--duration` s in turn, the order turned
+    by one each round. A server that runs a minute after another meets a different
+    machine (it is shared); in rounds of a few seconds, every server meets the same
+    one, so the ratios between them hold even when the machine's speed moves."""
+    targets = args.target
+    for server in targets:
+        if not alive(server["pid"]):
+            raise Failure(f"the {server['name']} server (pid {server['pid']}) is not running")
     with open(args.bodies) as lines:
         bodies = sum(1 for line in lines if line.strip())
-    with open(args.log, "a") as log:
-        drain(args.pid, args.drain_limit)
-        if args.warmup > 0:
-            run_wrk(args, args.warmup, log)
-            drain(args.pid, args.drain_limit)
-        result = run_wrk(args, args.duration, log)
-    if not alive(args.pid):
-        raise Failure(f"the server (pid {args.pid}) died under load")
-    rss, hwm = memory_kib(args.pid)
-    # After the RSS reading, which should be of the server under load.
-    busy_after = drain(args.pid, args.drain_limit)
-    seconds = result["duration_us"] / 1e6
-    errors = sum(
-        result[key] for key in ("connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts")
-    )
-    record = {
-        "type": "load",
-        "store": args.store,
-        "server": args.server,
-        "query": args.query,
-        "bodies": bodies,
-        "rps": result["requests"] / seconds if seconds else 0.0,
-        "errors": errors,
-        "rss_kib": rss,
-        "hwm_kib": hwm,
-        "bytes_per_answer": result["bytes"] / result["requests"] if result["requests"] else 0,
-        "busy_after_s": round(busy_after, 1),
-        **result,
+    logs = {
+        server["name"]: open(os.path.join(args.logs, f"wrk-{args.store}-{server['name']}-{args.query}.log"), "a")
+        for server in targets
     }
-    append(args.results, record)
-    print(
-        f"  {args.server:<13} {QUERY_NAMES[args.query]:<16} {record['rps']:>9,.0f} req/s  "
-        f"p50 {result['p50_us'] / 1000:>7.2f} ms  p99 {result['p99_us'] / 1000:>7.2f} ms  "
-        f"RSS {rss / 1024:>6.1f} MiB  errors {errors}"
-        + (f"  (busy {busy_after:.0f} s after wrk stopped)" if busy_after >= 1 else "")
-    )
+    rounds = {server["name"]: [] for server in targets}
+    try:
+        for server in targets:
+            drain(server["pid"], args.drain_limit)
+            if args.warmup > 0:
+                run_wrk(args, server["url"], args.warmup, logs[server["name"]])
+                drain(server["pid"], args.drain_limit)
+        for turn in range(args.rounds):
+            shift = turn % len(targets)
+            for server in targets[shift:] + targets[:shift]:
+                result = run_wrk(args, server["url"], args.duration, logs[server["name"]])
+                if not alive(server["pid"]):
+                    raise Failure(f"the {server['name']} server (pid {server['pid']}) died under load")
+                # Before waiting for the server to go idle: the RSS of a server under load.
+                rss, hwm = memory_kib(server["pid"])
+                busy_after = drain(server["pid"], args.drain_limit)
+                rounds[server["name"]].append({**result, "rss_kib": rss, "hwm_kib": hwm, "busy_after_s": busy_after})
+    finally:
+        for log in logs.values():
+            log.close()
+    for server in targets:
+        record = combine(rounds[server["name"]])
+        record.update({
+            "type": "load",
+            "store": args.store,
+            "server": server["name"],
+            "query": args.query,
+            "bodies": bodies,
+        })
+        append(args.results, record)
+        busy = record["busy_after_s"]
+        print(
+            f"  {server['name']:<13} {QUERY_NAMES[args.query]:<16} {record['rps']:>9,.0f} req/s  "
+            f"p50 {record['p50_us'] / 1000:>7.2f} ms  p99 {record['p99_us'] / 1000:>7.2f} ms  "
+            f"RSS {record['rss_kib'] / 1024:>6.1f} MiB  errors {record['errors']}"
+            + (f"  rounds {spread(record)}" if len(record["rounds"]) > 1 else "")
+            + (f"  (busy {busy:.0f} s after wrk stopped)" if busy >= 1 else "")
+        )
+
+
+def combine(rounds):
+    """One case's record from its rounds: counts summed (so req/s is every request over
+    every measured second), latency percentiles the median of the rounds' (wrk gives no
+    histogram to merge), the mean weighted by requests, RSS after the last round."""
+    total = {key: sum(r[key] for r in rounds) for key in SUMMED}
+    seconds = total["duration_us"] / 1e6
+    requests = total["requests"]
+    last = rounds[-1]
+    return {
+        **total,
+        "rps": requests / seconds if seconds else 0.0,
+        "errors": sum(total[key] for key in ("connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts")),
+        "p50_us": statistics.median(r["p50_us"] for r in rounds),
+        "p90_us": statistics.median(r["p90_us"] for r in rounds),
+        "p99_us": statistics.median(r["p99_us"] for r in rounds),
+        "mean_us": sum(r["mean_us"] * r["requests"] for r in rounds) / requests if requests else 0.0,
+        "max_us": max(r["max_us"] for r in rounds),
+        "rss_kib": last["rss_kib"],
+        "hwm_kib": max(r["hwm_kib"] for r in rounds),
+        "bytes_per_answer": total["bytes"] / requests if requests else 0,
+        "busy_after_s": round(max(r["busy_after_s"] for r in rounds), 1),
+        "rounds": [
+            {
+                "rps": r["requests"] / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0,
+                "p50_us": r["p50_us"],
+                "p99_us": r["p99_us"],
+            }
+            for r in rounds
+        ],
+    }
+
+
+def spread(record):
+    """The rounds' lowest and highest req/s as percentages of the case's."""
+    rates = [r["rps"] for r in record.get("rounds", [])]
+    if len(rates) < 2 or not record["rps"]:
+        return "-"
+    return f"{min(rates) / record['rps'] * 100 - 100:+.0f}%/{max(rates) / record['rps'] * 100 - 100:+.0f}%"
 
 
 def append(path, record):
@@ -615,8 +682,8 @@ def report(args):
         f"Linux {machine.get('kernel')}; load average {machine.get('loadavg')} at the start, "
         f"{end.get('loadavg', '?')} at the end",
         f"build: {machine.get('profile')} profile, {machine.get('rustc')}; load: {machine.get('wrk')}, "
-        f"-t1 -c{machine.get('connections')}, {machine.get('warmup')} s warm-up + "
-        f"{machine.get('duration')} s per case; server on CPU {machine.get('server_cpu')}, "
+        f"-t1 -c{machine.get('connections')}; per query, each server's {machine.get('warmup')} s warm-up, "
+        f"then {rounds_text(machine)}; server on CPU {machine.get('server_cpu')}, "
         f"wrk on CPU {machine.get('load_cpu')} (a first start, with no load, on every CPU); "
         f"RUST_LOG={machine.get('rust_log')}",
     ]
@@ -706,19 +773,26 @@ def report(args):
 
         rows = loads(name)
         if rows:
-            header = ["query", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "peak MiB", "errors", "bytes/answer", "bodies"]
+            in_rounds = (machine.get("rounds") or 1) > 1
+            header = ["query", "server", "req/s"]
+            if in_rounds:
+                header.append("rounds")
+            header += ["p50 ms", "p99 ms", "RSS MiB", "peak MiB", "errors", "bytes/answer", "bodies"]
             table = []
             for letter in QUERIES:
                 for server in SERVERS:
                     row = next((r for r in rows if r["query"] == letter and r["server"] == server), None)
                     if row is None:
                         continue
-                    table.append([
-                        QUERY_NAMES[letter], server, f"{row['rps']:,.0f}", f"{row['p50_us'] / 1000:.2f}",
-                        f"{row['p99_us'] / 1000:.2f}", f"{row['rss_kib'] / 1024:,.1f}",
-                        f"{row['hwm_kib'] / 1024:,.1f}", str(row["errors"]),
+                    cells = [QUERY_NAMES[letter], server, f"{row['rps']:,.0f}"]
+                    if in_rounds:
+                        cells.append(spread(row))
+                    cells += [
+                        f"{row['p50_us'] / 1000:.2f}", f"{row['p99_us'] / 1000:.2f}",
+                        f"{row['rss_kib'] / 1024:,.1f}", f"{row['hwm_kib'] / 1024:,.1f}", str(row["errors"]),
                         f"{row['bytes_per_answer']:,.0f}", str(row["bodies"]),
-                    ])
+                    ]
+                    table.append(cells)
             emit_table(text, markdown, header, table)
             busy = [r for r in rows if r.get("busy_after_s", 0) >= 1]
             if busy:
@@ -797,6 +871,19 @@ def report(args):
     with open(args.markdown, "w") as out:
         out.write("\n".join(markdown) + "\n")
     print(f"Markdown: {args.markdown}")
+
+
+def rounds_text(machine):
+    """How each case was measured, from the run's settings."""
+    rounds = machine.get("rounds") or 1
+    duration = machine.get("duration")
+    if rounds == 1:
+        return f"{duration} s measured per case, the servers one after another"
+    return (
+        f"{rounds} rounds of {duration // rounds} s in which the servers take turns "
+        f"({duration} s measured per case; `rounds`: the lowest and highest round's req/s "
+        f"against the case's)"
+    )
 
 
 def ratio(numerator, denominator):
@@ -931,20 +1018,22 @@ def main():
     command.add_argument("--store", help="the store's name, for the note")
 
     command = commands.add_parser("load")
-    command.add_argument("--url", required=True)
-    command.add_argument("--pid", type=int, required=True)
+    command.add_argument(
+        "--target", type=target, action="append", required=True,
+        help="NAME,URL,PID of a server to load, once per server; they take turns",
+    )
     command.add_argument("--bodies", required=True)
     command.add_argument("--lua", required=True)
-    command.add_argument("--duration", type=int, required=True)
+    command.add_argument("--duration", type=int, required=True, help="seconds of each server's turn in a round")
+    command.add_argument("--rounds", type=int, default=1)
     command.add_argument("--warmup", type=int, default=0)
     command.add_argument("--connections", type=int, default=32)
     command.add_argument("--cpu", type=int, default=1)
     command.add_argument("--request-timeout", type=int, default=15)
     command.add_argument("--drain-limit", type=float, default=120)
     command.add_argument("--results", required=True)
-    command.add_argument("--log", required=True)
+    command.add_argument("--logs", required=True, help="directory for wrk's output, a file per server")
     command.add_argument("--store", required=True)
-    command.add_argument("--server", required=True)
     command.add_argument("--query", required=True)
 
     command = commands.add_parser("note")

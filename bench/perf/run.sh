@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The load benchmark of issue 4: builds the binaries, imports the embedded seed and synthetic
-# stores of 1k to 1M incidents, and drives four servers with wrk on loopback, the server
-# pinned to one CPU and wrk to the other: the real server with its response cache on
-# (default) and off, the naive in-memory baseline and the ceiling (bench/servers). Prints
+# stores of 1k to 1M incidents, and drives four servers with wrk on loopback, the servers
+# pinned to one CPU and wrk to the other, taking turns in short rounds: the real server
+# with its response cache on (default) and off, the naive in-memory baseline and the
+# ceiling (bench/servers). Prints
 # req/s, p50/p99 latency, RSS and errors per store, server and query, the import rate and
 # peak RSS, disk use against the logical bytes, reopen time and the issue's ratios, and
 # writes them as Markdown. See README.md in this folder.
@@ -14,6 +15,10 @@
 #   --sizes N,N,...     synthetic stores by incident count [SIZES; 1000,10000,100000,1000000;
 #                       smoke 1000]; an empty list runs the embedded seed alone
 #   --duration S        measured seconds per case [DURATION; 10, smoke 1]
+#   --rounds N          the servers take turns in N rounds of DURATION / N seconds each
+#                       [ROUNDS; 5, smoke 1]: the machine is shared and its speed moves
+#                       within minutes, so servers measured in turn, seconds apart, meet
+#                       the same machine and their ratios hold
 #   --warmup S          unmeasured seconds before each case [WARMUP; 2, smoke 0]
 #   --connections N     wrk connections [CONNECTIONS; 32]
 #   --queries a,b,...   only these queries [QUERIES; a,b,c,d,e]
@@ -38,6 +43,7 @@ sizes_given=0
 if [[ -n "${SIZES+set}" ]]; then sizes_given=1; fi
 SIZES="${SIZES-}"
 DURATION="${DURATION-}"
+ROUNDS="${ROUNDS-}"
 WARMUP="${WARMUP-}"
 CONNECTIONS="${CONNECTIONS:-32}"
 QUERIES="${QUERIES:-a,b,c,d,e}"
@@ -58,6 +64,7 @@ while [[ $# -gt 0 ]]; do
         --smoke) smoke=1 ;;
         --sizes) SIZES="$2"; sizes_given=1; shift ;;
         --duration) DURATION="$2"; shift ;;
+        --rounds) ROUNDS="$2"; shift ;;
         --warmup) WARMUP="$2"; shift ;;
         --connections) CONNECTIONS="$2"; shift ;;
         --queries) QUERIES="$2"; shift ;;
@@ -73,22 +80,26 @@ done
 if [[ "$smoke" == 1 ]]; then
     if [[ "$sizes_given" == 0 ]]; then SIZES=1000; fi
     DURATION="${DURATION:-1}"
+    ROUNDS="${ROUNDS:-1}"
     WARMUP="${WARMUP:-0}"
     IMPORT_RUNS="${IMPORT_RUNS:-1}"
     profile=debug
 else
     if [[ "$sizes_given" == 0 ]]; then SIZES=1000,10000,100000,1000000; fi
     DURATION="${DURATION:-10}"
+    ROUNDS="${ROUNDS:-5}"
     WARMUP="${WARMUP:-2}"
     IMPORT_RUNS="${IMPORT_RUNS:-3}"
     profile=release
 fi
-for number in "$DURATION" "$WARMUP" "$CONNECTIONS" "$IMPORT_RUNS"; do
+for number in "$DURATION" "$ROUNDS" "$WARMUP" "$CONNECTIONS" "$IMPORT_RUNS"; do
     [[ "$number" =~ ^[0-9]+$ ]] || { echo "not a whole number: $number" >&2; exit 2; }
 done
 # The largest synthetic store, whose first start is repeated (`--import-runs`).
 largest="$(tr ',' '\n' <<<"$SIZES" | sort -n | tail -1)"
 [[ "$DURATION" -ge 1 ]] || { echo "--duration must be at least 1 s" >&2; exit 2; }
+[[ "$ROUNDS" -ge 1 && $((DURATION % ROUNDS)) == 0 ]] ||
+    { echo "--rounds must divide --duration into whole seconds ($DURATION s, $ROUNDS rounds)" >&2; exit 2; }
 IFS=, read -r -a sizes <<<"$SIZES"
 for size in "${sizes[@]}"; do
     [[ "$size" =~ ^[0-9]+$ && "$size" -ge 1 ]] || { echo "not an incident count: $size" >&2; exit 2; }
@@ -148,29 +159,59 @@ results="$run/results.jsonl"
 : >"$results"
 echo "work directory: $run" >&2
 
+# The server started last (`start_server`), and those kept running beside it (`keep_server`),
+# by name: a store's servers run together and take turns under load.
 server_pid=""
+declare -A kept_pid=() kept_url=() kept_log=()
+stop_pid() {
+    local pid="$1"
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "the server (pid $pid) did not stop within 10 s of SIGTERM; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    wait "$pid" 2>/dev/null || true
+}
 stop_server() {
     if [[ -n "$server_pid" ]]; then
-        if kill -0 "$server_pid" 2>/dev/null; then
-            kill -TERM "$server_pid" 2>/dev/null || true
-            for _ in $(seq 100); do
-                kill -0 "$server_pid" 2>/dev/null || break
-                sleep 0.1
-            done
-            if kill -0 "$server_pid" 2>/dev/null; then
-                echo "the server (pid $server_pid) did not stop within 10 s of SIGTERM; killing it" >&2
-                kill -KILL "$server_pid" 2>/dev/null || true
-            fi
-        fi
-        wait "$server_pid" 2>/dev/null || true
+        stop_pid "$server_pid"
         server_pid=""
     fi
+}
+# keep_server NAME: the server started last stays up, under NAME, until `stop_kept`.
+keep_server() {
+    kept_pid[$1]="$server_pid"
+    kept_url[$1]="$url"
+    kept_log[$1]="$server_log"
+    server_pid=""
+}
+# use_server NAME: `url` and `server_log` (for `check_answers`) are a kept server's.
+use_server() {
+    url="${kept_url[$1]}"
+    server_log="${kept_log[$1]}"
+}
+stop_kept() {
+    local name
+    for name in "${!kept_pid[@]}"; do
+        stop_pid "${kept_pid[$name]}"
+        trim_log "${kept_log[$name]}"
+    done
+    kept_pid=()
+    kept_url=()
+    kept_log=()
 }
 cleanup() {
     local status=$?
     stop_server
+    for pid in "${kept_pid[@]}"; do stop_pid "$pid"; done
     if [[ "$keep" == 0 ]]; then
-        rm -rf "$run"/stores/*/data
+        rm -rf "$run"/stores/*/data "$run"/stores/*/data-nocache
     fi
     if [[ "$status" != 0 ]]; then
         echo "FAIL (exit $status); logs in $run/logs" >&2
@@ -228,18 +269,23 @@ wait_ready() {
 
 json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
-# load_all STORE SERVER: every query with bodies, then a check of the answers afterwards.
+# load_all STORE SERVER...: every query with bodies on the kept servers named, in turns.
 load_all() {
-    local store="$1" server="$2" letter
+    local store="$1" letter name
+    shift
+    local targets=()
+    for name in "$@"; do targets+=(--target "$name,${kept_url[$name]},${kept_pid[$name]}"); done
     for letter in a b c d e; do
         wanted "$letter" "$QUERIES" || continue
         [[ -f "$bodies/$letter.jsonl" ]] || continue
-        perf load --url "$url" --pid "$server_pid" --bodies "$bodies/$letter.jsonl" \
-            --lua "$here/post.lua" --duration "$DURATION" --warmup "$WARMUP" \
+        perf load "${targets[@]}" --bodies "$bodies/$letter.jsonl" --lua "$here/post.lua" \
+            --duration $((DURATION / ROUNDS)) --rounds "$ROUNDS" --warmup "$WARMUP" \
             --connections "$CONNECTIONS" --cpu "$LOAD_CPU" --results "$results" \
-            --log "$run/logs/wrk-$store-$server-$letter.log" \
-            --store "$store" --server "$server" --query "$letter" || {
-            tail -n 20 "$server_log" >&2
+            --logs "$run/logs" --store "$store" --query "$letter" || {
+            for name in "$@"; do
+                echo "the $name server's log (${kept_log[$name]}), last lines:" >&2
+                tail -n 20 "${kept_log[$name]}" >&2
+            done
             exit 1
         }
     done
@@ -333,32 +379,33 @@ run_store() {
         echo "  verify printed no logical size (an older binary?); the disk ratio is left out" >&2
     fi
 
-    # 3. Reopen with the default flags (response cache on) until (c) is answered; then load.
+    # 3. Reopen with the default flags (response cache on), alone, until (c) is answered.
+    # The servers of steps 3 to 6 then stay up together, and take turns under load.
+    local loaded=()
+    if wanted real-nocache "$SERVERS" && [[ "$cache_flag" == true ]]; then
+        # Its own copy: sled locks a data directory to one process.
+        rm -rf "$data-nocache"
+        cp -a "$data" "$data-nocache"
+    fi
     if wanted real "$SERVERS" || [[ -z "$SERVERS" ]]; then
         start_server "$run/logs/$name-real.log" "$BIN" --data-dir "$data" "${seed_args[@]}"
         ready="$(wait_ready 60 "$bodies/c.jsonl")"
         perf note --results "$results" --json "$ready" type=reopen "store=$name"
         echo "  reopen and first answer to (c): $(json_field "$ready" seconds) s" >&2
         check_answers real
-        load_all "$name" real
-        # Answers served after the load (from the response cache, when there is one).
-        check_answers real
-        bytes="$(du -s -B1 "$data" | cut -f1)"
-        perf note --results "$results" type=disk "store=$name" "phase=under load" "bytes=$bytes"
-        stop_server
-        trim_log "$run/logs/$name-real.log"
+        keep_server real
+        loaded+=(real)
     fi
 
     # 4. The same server with the response cache off.
     if wanted real-nocache "$SERVERS"; then
         if [[ "$cache_flag" == true ]]; then
-            start_server "$run/logs/$name-real-nocache.log" "$BIN" --data-dir "$data" \
+            start_server "$run/logs/$name-real-nocache.log" "$BIN" --data-dir "$data-nocache" \
                 --response-cache-mib 0 "${seed_args[@]}"
             wait_ready 60 >/dev/null
             check_answers real-nocache
-            load_all "$name" real-nocache
-            stop_server
-            trim_log "$run/logs/$name-real-nocache.log"
+            keep_server real-nocache
+            loaded+=(real-nocache)
         else
             echo "  SKIPPED real-nocache: $BIN has no --response-cache-mib flag, so this build has no response cache to turn off; the 'real' rows above ran without one" >&2
         fi
@@ -371,9 +418,8 @@ run_store() {
         perf note --results "$results" --json "$ready" type=start "store=$name" server=baseline
         echo "  baseline: seed loaded into memory in $(json_field "$ready" seconds) s, RSS $(($(json_field "$ready" rss_kib) / 1024)) MiB" >&2
         check_answers baseline
-        load_all "$name" baseline
-        stop_server
-        trim_log "$run/logs/$name-baseline.log"
+        keep_server baseline
+        loaded+=(baseline)
     fi
 
     # 6. The ceiling: the captured answers, from memory, through the same HTTP stack.
@@ -382,10 +428,23 @@ run_store() {
         ready="$(wait_ready 60)"
         perf note --results "$results" --json "$ready" type=start "store=$name" server=ceiling
         check_answers ceiling
-        load_all "$name" ceiling
-        stop_server
-        trim_log "$run/logs/$name-ceiling.log"
+        keep_server ceiling
+        loaded+=(ceiling)
     fi
+
+    # 7. Every query on every server, in turns; then the real server's answers again
+    # (served from its response cache, when it has one) and its disk use.
+    if [[ ${#loaded[@]} -gt 0 ]]; then
+        load_all "$name" "${loaded[@]}"
+    fi
+    if [[ -n "${kept_pid[real]-}" ]]; then
+        use_server real
+        check_answers real
+        bytes="$(du -s -B1 "$data" | cut -f1)"
+        perf note --results "$results" type=disk "store=$name" "phase=under load" "bytes=$bytes"
+    fi
+    stop_kept
+    rm -rf "$data-nocache"
 
     if [[ "$keep" == 0 ]]; then
         rm -rf "$data"
@@ -402,7 +461,7 @@ perf note --results "$results" type=machine "mode=$([[ $smoke == 1 ]] && echo sm
     "date=$(date -u '+%Y-%m-%d %H:%M UTC')" "commit=$commit" "dirty=$dirty" "nproc=$(nproc)" \
     "cpu=${cpu:-unknown}" "mem_gib=$mem_gib" "kernel=$(uname -r)" "rustc=$(rustc --version)" \
     "wrk=$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)" "profile=$profile" \
-    "duration=$DURATION" "warmup=$WARMUP" "connections=$CONNECTIONS" "rust_log=$RUST_LOG" \
+    "duration=$DURATION" "rounds=$ROUNDS" "warmup=$WARMUP" "connections=$CONNECTIONS" "rust_log=$RUST_LOG" \
     "server_cpu=$SERVER_CPU" "load_cpu=$LOAD_CPU" "cache_flag=$cache_flag" \
     "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ "$cache_flag" != true ]] && wanted real-nocache "$SERVERS"; then
