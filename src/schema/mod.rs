@@ -19,6 +19,7 @@ mod person;
 mod query;
 mod relay;
 pub mod response_cache;
+mod serial;
 mod validation;
 mod values;
 
@@ -63,6 +64,7 @@ pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
         Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
             .data(store.clone())
             .data(limits)
+            .data(serial::SerialFields)
             .validation_mode(validation)
             // async-graphql checks the nesting of a document handed to it parsed, as it does
             // after its own parse step; the hooks replace that step and the guard bounds the

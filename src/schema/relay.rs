@@ -7,10 +7,11 @@ use std::borrow::Cow;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use async_graphql::{Object, OutputType, TypeName, ID};
+use async_graphql::{ContainerType, Context, Object, OutputType, TypeName, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use super::serial::{self, Serial};
 use super::values::OrderDirection;
 use super::{bad_input, internal, Result};
 use crate::model::RecordKind;
@@ -72,15 +73,22 @@ pub struct PageInfo {
 
 /// A page of records from a list, in the list's order, with cursors to continue from.
 #[Object(name_type)]
-impl<N: OutputType + Clone> Connection<N> {
+impl<N: ContainerType + Clone> Connection<N> {
     /// The records of this page with their cursors.
     async fn edges(&self) -> &[Edge<N>] {
         &self.edges
     }
 
     /// The records of this page, without cursors.
-    async fn nodes(&self) -> Vec<N> {
-        self.edges.iter().map(|edge| edge.node.clone()).collect()
+    async fn nodes(&self, ctx: &Context<'_>) -> Vec<Serial<N>> {
+        let serial = serial::allowed(ctx);
+        self.edges
+            .iter()
+            .map(|edge| Serial {
+                node: edge.node.clone(),
+                serial,
+            })
+            .collect()
     }
 
     /// Where this page sits within the list.
@@ -102,7 +110,7 @@ impl<N: OutputType> TypeName for Connection<N> {
 
 /// One record of a page and its cursor.
 #[Object(name_type)]
-impl<N: OutputType + Clone> Edge<N> {
+impl<N: ContainerType + Clone> Edge<N> {
     /// An opaque cursor for this record; pass it as `after` or `before` to page from here.
     /// Cursors come from record keys, not offsets, so they stay valid as records are added.
     async fn cursor(&self) -> String {
@@ -110,8 +118,8 @@ impl<N: OutputType + Clone> Edge<N> {
     }
 
     /// The record.
-    async fn node(&self) -> N {
-        self.node.clone()
+    async fn node(&self, ctx: &Context<'_>) -> Serial<N> {
+        Serial::new(ctx, self.node.clone())
     }
 }
 

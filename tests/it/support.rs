@@ -72,6 +72,19 @@ pub async fn execute(executor: &Executor, query: &str) -> (Value, CacheOutcome) 
     (response, executed.cache)
 }
 
+/// Runs a query through `executor` and returns the response as the bytes HTTP would send
+/// (as text: the order of keys shows).
+pub async fn execute_text(executor: &Executor, query: &str) -> String {
+    let executed = executor
+        .run(async_graphql::Request::new(query))
+        .await
+        .expect("answers serialize");
+    match executed.answer {
+        Answer::Body(body) => String::from_utf8(body.to_vec()).expect("answers are UTF-8"),
+        Answer::Errors(response) => serde_json::to_string(&response).expect("responses serialize"),
+    }
+}
+
 /// Opens a store, failing the test with the error's message.
 pub fn open(options: &Options) -> Opened {
     try_open(options).unwrap_or_else(|error| panic!("cannot open the store: {error}"))
