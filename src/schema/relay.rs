@@ -4,10 +4,17 @@
 //! past the page, so a page costs a range scan of the page, not of the list.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::ops::Bound;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use async_graphql::{ContainerType, Context, Object, OutputType, TypeName, ID};
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::{
+    ContainerType, Context, ContextSelectionSet, Object, OutputType, Positioned, ServerResult,
+    TypeName, Value, ID,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -50,7 +57,14 @@ pub struct PageArgs {
     pub direction: OrderDirection,
 }
 
-pub struct Connection<N> {
+/// A page of a list, as resolvers return it: to clients the `...Connection` type of
+/// `Page`, whose few fields are resolved field after field like the records
+/// (`serial::resolve`; a nested page has a connection for every record of the level
+/// above).
+pub struct Connection<N>(Page<N>);
+
+/// A connection's fields.
+pub struct Page<N> {
     edges: Vec<Edge<N>>,
     page_info: PageInfo,
     total_count: Arc<dyn Fn() -> Result<u64> + Send + Sync>,
@@ -73,7 +87,7 @@ pub struct PageInfo {
 
 /// A page of records from a list, in the list's order, with cursors to continue from.
 #[Object(name_type)]
-impl<N: ContainerType + Clone> Connection<N> {
+impl<N: ContainerType + Clone> Page<N> {
     /// The records of this page with their cursors.
     async fn edges(&self) -> &[Edge<N>] {
         &self.edges
@@ -102,9 +116,31 @@ impl<N: ContainerType + Clone> Connection<N> {
     }
 }
 
-impl<N: OutputType> TypeName for Connection<N> {
+impl<N: OutputType> TypeName for Page<N> {
     fn type_name() -> Cow<'static, str> {
         format!("{}Connection", N::type_name()).into()
+    }
+}
+
+impl<N: ContainerType + Clone> OutputType for Connection<N> {
+    fn type_name() -> Cow<'static, str> {
+        <Page<N> as OutputType>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Page<N> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        // Boxed as a trait object: a connection's records hold connections, and a future's
+        // type may not hold itself (async-graphql's own path boxes each field).
+        let resolving: Pin<Box<dyn Future<Output = ServerResult<Value>> + Send + '_>> =
+            Box::pin(serial::resolve(&self.0, serial::allowed(ctx), ctx, field));
+        resolving.await
     }
 }
 
@@ -284,11 +320,11 @@ pub fn paginate<'s, N>(
         start_key: edges.first().map(|edge| edge.key.clone()),
         end_key: edges.last().map(|edge| edge.key.clone()),
     };
-    Ok(Connection {
+    Ok(Connection(Page {
         edges,
         page_info,
         total_count: count,
-    })
+    }))
 }
 
 fn decode_cursor(cursor: &str, name: &str) -> Result<Vec<u8>> {

@@ -1,4 +1,4 @@
-//! `Serial<N>`: a record of a page, resolved field after field in one future.
+//! `Serial<N>` and `resolve`: an object resolved field after field in one future.
 //!
 //! async-graphql resolves an object's fields concurrently: one boxed future per field, all
 //! polled through a `FuturesUnordered` (an `Arc`ed task each), and a context cloned for
@@ -6,8 +6,9 @@
 //! read cache or sled), so that concurrency buys nothing, and on a nested page of 600
 //! records it was a large part of the answer's CPU time. `Serial` resolves the same
 //! fields with the same generated resolvers, in selection order, awaiting each in turn,
-//! and builds the same value: the page's records are the only objects resolved in large
-//! numbers, so `Connection` hands its nodes out wrapped in it.
+//! and builds the same value. The objects resolved in large numbers are the records of
+//! pages and the connections of the records above them, so `Connection` hands its nodes
+//! out wrapped in `Serial` and resolves its own fields with `resolve`.
 //!
 //! It only takes the plain case, and leaves everything else to async-graphql:
 //! - the schema carries `SerialFields` in its data, which `build_schema` gives only the
@@ -24,7 +25,8 @@ use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
 use async_graphql::{
-    ContainerType, Context, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
+    ContainerType, Context, ContextBase, ContextSelectionSet, Name, OutputType, Positioned,
+    ServerResult, Value,
 };
 
 /// In a schema's data: the schema has no extensions, so `Serial` may resolve fields itself.
@@ -49,7 +51,7 @@ impl<N> Serial<N> {
 }
 
 /// Whether `ctx`'s schema lets `Serial` resolve fields (it has no extensions).
-pub fn allowed(ctx: &Context<'_>) -> bool {
+pub fn allowed<T>(ctx: &ContextBase<'_, T>) -> bool {
     ctx.data_opt::<SerialFields>().is_some()
 }
 
@@ -75,35 +77,46 @@ impl<N: ContainerType> OutputType for Serial<N> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if !(self.serial && is_plain(ctx)) {
-            return self.node.resolve(ctx, field).await;
-        }
-        let mut results = IndexMap::with_capacity(ctx.item.node.items.len());
-        for selection in &ctx.item.node.items {
-            let Selection::Field(field) = &selection.node else {
-                unreachable!("is_plain admits fields only");
-            };
-            let key = field.node.response_key().node.clone();
-            let value = if field.node.name.node == "__typename" {
-                Value::String(self.node.introspection_type_name().into_owned())
-            } else {
-                match self.node.resolve_field(&ctx.with_field(field)).await {
-                    Ok(value) => value.unwrap_or_default(),
-                    // As async-graphql does: the error is recorded, the field left out.
-                    Err(error) => {
-                        ctx.add_error(error);
-                        continue;
-                    }
-                }
-            };
-            insert_value(&mut results, key, value);
-        }
-        Ok(if results.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(results)
-        })
+        resolve(&self.node, self.serial, ctx, field).await
     }
+}
+
+/// Resolves `node`'s selection set field after field when `serial` (the schema allows it)
+/// and the selections are plain, and as async-graphql does otherwise.
+pub async fn resolve<N: ContainerType>(
+    node: &N,
+    serial: bool,
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+) -> ServerResult<Value> {
+    if !(serial && is_plain(ctx)) {
+        return node.resolve(ctx, field).await;
+    }
+    let mut results = IndexMap::with_capacity(ctx.item.node.items.len());
+    for selection in &ctx.item.node.items {
+        let Selection::Field(field) = &selection.node else {
+            unreachable!("is_plain admits fields only");
+        };
+        let key = field.node.response_key().node.clone();
+        let value = if field.node.name.node == "__typename" {
+            Value::String(node.introspection_type_name().into_owned())
+        } else {
+            match node.resolve_field(&ctx.with_field(field)).await {
+                Ok(value) => value.unwrap_or_default(),
+                // As async-graphql does: the error is recorded, the field left out.
+                Err(error) => {
+                    ctx.add_error(error);
+                    continue;
+                }
+            }
+        };
+        insert_value(&mut results, key, value);
+    }
+    Ok(if results.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(results)
+    })
 }
 
 /// Whether this selection set holds only fields without directives.
