@@ -16,8 +16,9 @@
 //!   only async-graphql's path calls (so the schema with `SchemaHooks` takes that path,
 //!   and shapes failed fields as before);
 //! - every selection is a field (no fragment spread, no inline fragment);
-//! - no field carries a directive (`@skip` and `@include` are gone by then: async-graphql
-//!   removes the skipped selections before execution).
+//! - no field carries a directive (async-graphql removes the selections `@skip` and
+//!   `@include` leave out before execution, but a field they keep still carries its
+//!   directive, and custom directives wrap the field's resolver).
 
 use std::borrow::Cow;
 
