@@ -878,7 +878,7 @@ def rounds_text(machine):
     rounds = machine.get("rounds") or 1
     duration = machine.get("duration")
     if rounds == 1:
-        return f"{duration} s measured per case, the servers one after another"
+        return f"{duration} s measured per case, each server in turn"
     return (
         f"{rounds} rounds of {duration // rounds} s in which the servers take turns "
         f"({duration} s measured per case; `rounds`: the lowest and highest round's req/s "

@@ -407,7 +407,7 @@ run_store() {
             keep_server real-nocache
             loaded+=(real-nocache)
         else
-            echo "  SKIPPED real-nocache: $BIN has no --response-cache-mib flag, so this build has no response cache to turn off; the 'real' rows above ran without one" >&2
+            echo "  SKIPPED real-nocache: $BIN has no --response-cache-mib flag, so this build has no response cache to turn off; the 'real' rows run without one" >&2
         fi
     fi
 
