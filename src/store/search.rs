@@ -30,11 +30,13 @@ impl Tokenizer {
     pub(super) fn tokens(&mut self, text: &str, token: &mut impl FnMut(&str)) {
         let long_enough = |token: &str| token.chars().nth(1).is_some();
         for word in text.split(|c: char| !(c.is_alphanumeric() || is_joiner(c))) {
-            // Most words: ASCII, one part, so the token is the word, lowercased.
+            // Most words: ASCII, one part, so the token is the word, lowercased (a word
+            // shorter than two letters, or empty between two separators, is none).
             if word.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
                 if word.len() < 2 {
-                    // Too short (or empty, between two separators).
-                } else if word.bytes().any(|byte| byte.is_ascii_uppercase()) {
+                    continue;
+                }
+                if word.bytes().any(|byte| byte.is_ascii_uppercase()) {
                     self.joined.clear();
                     self.joined.push_str(word);
                     self.joined.make_ascii_lowercase();
