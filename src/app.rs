@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::seed::{SeedError, SeedRecord, SeedSource};
+use crate::seed::{ReadIds, SeedError, SeedRecord, SeedSource, Sink};
 use crate::store::{
     self, ImportSummary, Importer, Manifest, Prepared, Store, StoreError, StoreState,
 };
@@ -201,6 +201,30 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
     })
 }
 
+/// The importer, as the seed reader's sink.
+struct Importing<'i, 's>(&'i mut Importer<'s>);
+
+impl Sink<Prepared> for Importing<'_, '_> {
+    fn look_ahead<'p>(&mut self, prepared: impl Iterator<Item = &'p Prepared>) {
+        self.0.look_ahead(prepared);
+    }
+
+    fn take(&mut self, record: &SeedRecord, prepared: &Prepared, ids: &ReadIds<'_>) {
+        // The importer numbers records as the seed reader does: it resolves links with
+        // the reader's ids, which the reader has just looked them up in.
+        let known = &|kind, id: &str| ids.number(kind, id);
+        let importer = &mut *self.0;
+        match record {
+            SeedRecord::Country(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Organization(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Person(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Agreement(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Facility(record) => importer.add_prepared(record, prepared, known),
+            SeedRecord::Incident(record) => importer.add_prepared(record, prepared, known),
+        }
+    }
+}
+
 /// Reads the seed into the importer. The seed reader parses on every core, and there
 /// prepares each record for the import (encodes it, works out its sort key and search
 /// tokens); it hands the records on here, in order, as they are checked. Returns the
@@ -218,19 +242,7 @@ fn read_into<'s>(
         SeedRecord::Facility(record) => Prepared::of(record),
         SeedRecord::Incident(record) => Prepared::of(record),
     };
-    let hash = seed.read_prepared(prepare, |record, prepared, ids| {
-        // The importer numbers records as the seed reader does: it resolves links with
-        // the reader's ids, which the reader has just looked them up in.
-        let known = &|kind, id: &str| ids.number(kind, id);
-        match record {
-            SeedRecord::Country(record) => importer.add_prepared(record, prepared, known),
-            SeedRecord::Organization(record) => importer.add_prepared(record, prepared, known),
-            SeedRecord::Person(record) => importer.add_prepared(record, prepared, known),
-            SeedRecord::Agreement(record) => importer.add_prepared(record, prepared, known),
-            SeedRecord::Facility(record) => importer.add_prepared(record, prepared, known),
-            SeedRecord::Incident(record) => importer.add_prepared(record, prepared, known),
-        }
-    });
+    let hash = seed.read_to(prepare, Importing(&mut importer));
     tracing::debug!(elapsed = ?started.elapsed(), "read the seed");
     (hash, importer)
 }

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::BuildHasherDefault;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -29,7 +30,7 @@ use super::{
     codec, packed_error, sled_error, CodecError, Manifest, Record, Store, StoreError,
     FORMAT_VERSION, META_FORMAT, META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
 };
-use crate::arena::{Arena, ArenaIndex, GATHER};
+use crate::arena::{Arena, ArenaIndex, FxHasher, GATHER};
 
 /// The tree writers wait for sled to write out what they gave it after every this many
 /// bytes (`packed::Throttle`). 8, 16 and 32 MiB held the 1M import's peak alike and took
@@ -80,10 +81,11 @@ impl Store {
             spool: BufWriter::with_capacity(1 << 20, spool),
             spool_len: 0,
             tables: Default::default(),
-            pairs: HashMap::new(),
+            pairs: HashMap::default(),
             pending: Vec::new(),
             pending_targets: Arena::default(),
             tokens: ArenaIndex::default(),
+            ahead: Vec::new(),
             token_text: Arena::default(),
             postings: Blocks::default(),
             codes: Vec::new(),
@@ -401,7 +403,9 @@ pub struct Importer<'s> {
     spool_len: u64,
     tables: [Table; 6],
     /// Forward relationships as `owner number << 32 | linked number`.
-    pairs: HashMap<Link, Blocks>,
+    /// Looked up for every link of every record: hashed with `FxHasher`, as a `Link` is
+    /// one of two dozen values the code names, never a client's.
+    pairs: HashMap<Link, Blocks, BuildHasherDefault<FxHasher>>,
     /// Links the caller did not resolve (an agreement naming a facility, which comes
     /// later), resolved in `finish`: `(link, owner number)`, and the target ids, in the
     /// same order.
@@ -409,6 +413,8 @@ pub struct Importer<'s> {
     pending_targets: Arena,
     /// Token text to token number, over `token_text`.
     tokens: ArenaIndex,
+    /// The token hashes `look_ahead` reads ahead, kept for its next call.
+    ahead: Vec<u64>,
     token_text: Arena,
     /// `token number << 32 | kind index << 29 | record number`.
     postings: Blocks,
@@ -425,9 +431,10 @@ pub struct Importer<'s> {
 pub struct Prepared {
     value: Result<Vec<u8>, CodecError>,
     sort_key: Vec<u8>,
-    /// The record's distinct search tokens, end to end in `token_text`, sorted.
+    /// The record's distinct search tokens, end to end in `token_text`, sorted: each
+    /// one's start, end and `ArenaIndex::hash`, worked out here on the parser's thread.
     token_text: String,
-    token_spans: Vec<(u32, u32)>,
+    token_spans: Vec<(u32, u32, u64)>,
 }
 
 /// A parser thread's buffers for `Prepared::of`, reused for every record it prepares.
@@ -477,7 +484,8 @@ impl Prepared {
                 .map(|span| {
                     let start = token_text.len() as u32;
                     token_text.push_str(token(span));
-                    (start, token_text.len() as u32)
+                    let hash = ArenaIndex::hash(token(span).as_bytes());
+                    (start, token_text.len() as u32, hash)
                 })
                 .collect();
             (token_text, token_spans)
@@ -495,6 +503,18 @@ impl Importer<'_> {
     /// Takes in one record. Its references may name records that come later.
     pub fn add<R: Record + Linked>(&mut self, record: &R) {
         self.add_prepared(record, &Prepared::of(record), &|_, _| None);
+    }
+
+    /// Reads ahead what adding the records `prepared` comes from will look up (their
+    /// search tokens), so that their cache misses overlap: see `ArenaIndex::warm`. Only
+    /// how fast those records are then added depends on it.
+    pub fn look_ahead<'p>(&mut self, prepared: impl IntoIterator<Item = &'p Prepared>) {
+        self.ahead.clear();
+        for prepared in prepared {
+            self.ahead
+                .extend(prepared.token_spans.iter().map(|&(_, _, hash)| hash));
+        }
+        self.tokens.warm(&self.token_text, &self.ahead);
     }
 
     /// `add`, for a record whose `Prepared::of` was worked out already. `known` gives
@@ -577,11 +597,11 @@ impl Importer<'_> {
         }
         // Each distinct token once (`Prepared` holds them deduplicated): the set
         // `Searchable::search_tokens` names, without a `String` per token.
-        for &(start, end) in &prepared.token_spans {
+        for &(start, end, hash) in &prepared.token_spans {
             let token = &prepared.token_text[start as usize..end as usize];
-            let (token, _) = self
-                .tokens
-                .find_or_push(&mut self.token_text, token.as_bytes());
+            let (token, _) =
+                self.tokens
+                    .find_or_push_hashed(&mut self.token_text, token.as_bytes(), hash);
             self.postings
                 .push(u64::from(token) << 32 | (kind as u64) << 29 | u64::from(number));
         }
@@ -1281,7 +1301,11 @@ mod tests {
             let tokens: Vec<&str> = prepared
                 .token_spans
                 .iter()
-                .map(|&(start, end)| &prepared.token_text[start as usize..end as usize])
+                .map(|&(start, end, hash)| {
+                    let token = &prepared.token_text[start as usize..end as usize];
+                    assert_eq!(hash, ArenaIndex::hash(token.as_bytes()), "{token}");
+                    token
+                })
                 .collect();
             let expected = record.search_tokens();
             assert_eq!(
