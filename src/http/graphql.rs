@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::metrics::{PersistedQuery, ResponseCacheLookup};
-use crate::schema::executor::{Answer, CacheOutcome, Lookup};
+use crate::schema::executor::{Answer, CacheOutcome, Executed, Lookup};
 use crate::schema::persisted::{Persisted, PersistedQueryError};
 
 use super::*;
@@ -161,6 +161,10 @@ pub(super) async fn post_response(state: &AppState, request: Request) -> Respons
     let Ok(body) = axum::body::to_bytes(request.into_body(), limit).await else {
         return too_large();
     };
+    // A body seen before, whose answer is cached: no parsing.
+    if let Some(executed) = state.executor.lookup_body(&body) {
+        return respond(state, executed, Persisted::No, format, id.as_ref(), None);
+    }
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(parsed) => parsed,
         Err(error) => return bad_request(format!("the body is not valid JSON: {error}")),
@@ -181,7 +185,7 @@ pub(super) async fn post_response(state: &AppState, request: Request) -> Respons
         Ok(persisted) => persisted,
         Err(error) => return persisted_query_refusal(state, &error, format),
     };
-    let lookup = state.executor.lookup(&request);
+    let lookup = state.executor.lookup_with_body(&request, &body);
     execute(state, request, lookup, persisted, format, id.as_ref(), None).await
 }
 
@@ -424,6 +428,18 @@ pub(super) async fn execute(
             );
         }
     };
+    respond(state, executed, persisted, format, id, max_age)
+}
+
+/// The response to an executed request, shaped as `execute` says.
+fn respond(
+    state: &AppState,
+    executed: Executed,
+    persisted: Persisted,
+    format: Format,
+    id: Option<&RequestId>,
+    max_age: Option<Duration>,
+) -> Response {
     match executed.cache {
         CacheOutcome::Hit => state
             .metrics

@@ -152,6 +152,33 @@ impl Executor {
     /// Looks `request` up in the cache: its normal form, operation name and variables,
     /// for an answer computed under the store's current generation.
     pub fn lookup(&self, request: &Request) -> Lookup {
+        self.lookup_filing(request, None)
+    }
+
+    /// `lookup`, for a request that came as the HTTP body `body`: on a hit, `body` is
+    /// filed under the request's key, so that the same body comes to `lookup_body` next
+    /// time. A request with extensions is not filed: a persisted query's answer depends
+    /// on what is registered, and its request must be seen whole to register it.
+    pub fn lookup_with_body(&self, request: &Request, body: &[u8]) -> Lookup {
+        self.lookup_filing(request, request.extensions.is_empty().then_some(body))
+    }
+
+    /// The current answer to a request whose HTTP body is exactly `body`, when
+    /// `lookup_with_body` filed it: found without parsing the body, building a request or
+    /// normalizing its query. A filed body passed every check a hit skips (see the type's
+    /// documentation): its request was a hit, and the same bytes make the same request.
+    pub fn lookup_body(&self, body: &[u8]) -> Option<Executed> {
+        let cache = self.cache.as_ref()?;
+        let answer = cache.get_by_body(body, self.store.generation())?;
+        Some(self.executed(
+            Answer::Body(answer),
+            CacheOutcome::Hit,
+            false,
+            Validation::Skipped,
+        ))
+    }
+
+    fn lookup_filing(&self, request: &Request, body: Option<&[u8]>) -> Lookup {
         let Some(cache) = &self.cache else {
             return Lookup::Off;
         };
@@ -166,7 +193,12 @@ impl Executor {
             }
         };
         match cache.get(&key, self.store.generation()) {
-            Some(body) => Lookup::Hit(body),
+            Some(answer) => {
+                if let Some(body) = body {
+                    cache.alias(body, &key);
+                }
+                Lookup::Hit(answer)
+            }
             None => Lookup::Miss(key),
         }
     }
@@ -470,6 +502,57 @@ mod tests {
             .expect("an import");
         assert_eq!(executor.lookup(&request()).outcome(), CacheOutcome::Miss);
         assert_eq!(executor.cache_usage().map(|usage| usage.entries), Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_filed_body_finds_its_answer_only_while_it_is_current() {
+        let (executor, store, _dir) = empty_store_executor();
+        let body = br#"{"query": "{ __typename }"}"#;
+        let request = || Request::new("{ __typename }");
+        let body_answer = |executor: &Executor| {
+            executor
+                .lookup_body(body)
+                .map(|executed| match executed.answer {
+                    Answer::Body(answer) => (answer, executed.cache, executed.validation),
+                    Answer::Errors(response) => panic!("{:?}", response.errors),
+                })
+        };
+        // A miss files nothing; the hit after it files the body.
+        let lookup = executor.lookup_with_body(&request(), body);
+        let stored = executor
+            .execute(request(), lookup)
+            .await
+            .expect("an answer");
+        let Answer::Body(answer) = stored.answer else {
+            panic!("no answer")
+        };
+        assert!(stored.stored && body_answer(&executor).is_none());
+        let lookup = executor.lookup_with_body(&request(), body);
+        assert_eq!(lookup.outcome(), CacheOutcome::Hit);
+        assert_eq!(
+            body_answer(&executor),
+            Some((answer, CacheOutcome::Hit, Validation::Skipped))
+        );
+        // Filed bodies are names, not answers.
+        assert_eq!(executor.cache_usage().map(|usage| usage.entries), Some(1));
+
+        // Once the store changes, the body finds nothing until a new answer is stored.
+        store
+            .import(&crate::model::Dataset::default(), "changed")
+            .expect("an import");
+        assert!(body_answer(&executor).is_none());
+        executor.run(request()).await.expect("an answer");
+        assert!(body_answer(&executor).is_some());
+
+        // A request with extensions is never filed, even on a hit.
+        let other = br#"{"query": "{ __typename }", "extensions": {"x": 1}}"#;
+        let mut with_extensions = request();
+        with_extensions
+            .extensions
+            .insert("x".to_owned(), async_graphql::Value::from(1));
+        let lookup = executor.lookup_with_body(&with_extensions, other);
+        assert_eq!(lookup.outcome(), CacheOutcome::Hit);
+        assert!(executor.lookup_body(other).is_none());
     }
 
     #[tokio::test]

@@ -2,6 +2,9 @@
 //! determines an answer (the document's normal form, the operation name, the variables),
 //! bounded in bytes, and valid only for the store generation they were computed under.
 //!
+//! It also files the raw bodies of requests whose answers it holds, by their keys, so
+//! that a repeated request is found before its body is parsed (`alias`).
+//!
 //! Knows nothing of HTTP, nor of which answers may be stored: `executor` decides that.
 
 use std::io::Write;
@@ -24,9 +27,14 @@ const ENTRY_OVERHEAD_BYTES: usize = 160;
 /// Separates the parts of a key. Never in UTF-8, so never inside a part.
 const SEPARATOR: u8 = 0xFF;
 
-/// Serialized answers by `CacheKey`; shared by the requests of one executor.
+/// Serialized answers by `CacheKey`, and the keys of request bodies seen (`alias`);
+/// shared by the requests of one executor.
 pub struct ResponseCache {
     entries: Mutex<Lru<[u8], Cached>>,
+    /// The key of each request body filed by `alias`, in a bound of its own: an eighth
+    /// of the cache's. They are names of answers, not answers, so `usage` counts their
+    /// bytes but not their entries.
+    bodies: Mutex<Lru<[u8], std::sync::Arc<[u8]>>>,
 }
 
 struct Cached {
@@ -95,24 +103,42 @@ impl CacheKey {
 }
 
 impl ResponseCache {
-    /// A cache holding at most `max_bytes` of keys, answers and per-entry overhead.
+    /// A cache holding at most `max_bytes` of keys, answers, filed bodies and per-entry
+    /// overhead.
     pub fn new(max_bytes: usize) -> ResponseCache {
+        let bodies = max_bytes / 8;
+        ResponseCache::with_bounds(max_bytes - bodies, bodies)
+    }
+
+    /// A cache of at most `answers` bytes of answers and `bodies` of filed bodies.
+    fn with_bounds(answers: usize, bodies: usize) -> ResponseCache {
         ResponseCache {
-            entries: Mutex::new(Lru::new(max_bytes)),
+            entries: Mutex::new(Lru::new(answers)),
+            bodies: Mutex::new(Lru::new(bodies)),
         }
     }
 
     /// The answer stored under `key` if it was computed under `generation`, the store's
     /// current one. An answer from an older generation is removed and not returned.
     pub fn get(&self, key: &CacheKey, generation: u64) -> Option<Bytes> {
-        let mut entries = self.lock();
+        self.get_current(key.as_bytes(), generation)
+    }
+
+    /// `get`, for the request whose whole HTTP body was `body`, when `alias` filed it.
+    pub fn get_by_body(&self, body: &[u8], generation: u64) -> Option<Bytes> {
+        let key = lock(&self.bodies).get(body)?.clone();
+        self.get_current(&key, generation)
+    }
+
+    fn get_current(&self, key: &[u8], generation: u64) -> Option<Bytes> {
+        let mut entries = lock(&self.entries);
         let current = entries
-            .get(key.as_bytes())
+            .get(key)
             .map(|cached| (cached.generation == generation).then(|| cached.body.clone()));
         match current {
             Some(Some(body)) => Some(body),
             Some(None) => {
-                entries.remove(key.as_bytes());
+                entries.remove(key);
                 None
             }
             None => None,
@@ -123,25 +149,34 @@ impl ResponseCache {
     pub fn insert(&self, key: CacheKey, body: Bytes, generation: u64) {
         let cost = key.0.len() + body.len() + ENTRY_OVERHEAD_BYTES;
         let key: std::sync::Arc<[u8]> = key.0.into();
-        self.lock().insert(key, Cached { body, generation }, cost);
+        lock(&self.entries).insert(key, Cached { body, generation }, cost);
     }
 
-    /// How many answers the cache holds and what they cost.
+    /// Files `body`, the whole HTTP body of a request whose key is `key`, so that
+    /// `get_by_body` finds the request's answer without parsing the body. A request
+    /// whose answer depends on more than its key (a persisted query's depends on what is
+    /// registered) must not be filed.
+    pub fn alias(&self, body: &[u8], key: &CacheKey) {
+        let cost = body.len() + key.0.len() + ENTRY_OVERHEAD_BYTES;
+        lock(&self.bodies).insert(body.into(), key.0.as_slice().into(), cost);
+    }
+
+    /// How many answers the cache holds and what they and the filed bodies cost.
     pub fn usage(&self) -> CacheUsage {
-        let entries = self.lock();
+        let entries = lock(&self.entries);
         CacheUsage {
             entries: entries.len(),
-            bytes: entries.bytes(),
+            bytes: entries.bytes() + lock(&self.bodies).bytes(),
         }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<[u8], Cached>> {
-        // The map is consistent after every statement that holds the lock, so a panic
-        // elsewhere while it was held leaves nothing to repair.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps are consistent after every statement that holds the lock, so a panic
+    // elsewhere while one was held leaves nothing to repair.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `"name":value`, with the value in canonical JSON.
@@ -304,7 +339,7 @@ mod tests {
         let body = Bytes::from(vec![b' '; 1000]);
         let first = key("{ a }", None, serde_json::json!({}));
         let cost = first.as_bytes().len() + body.len() + ENTRY_OVERHEAD_BYTES;
-        let cache = ResponseCache::new(2 * cost);
+        let cache = ResponseCache::with_bounds(2 * cost, 0);
         cache.insert(first.clone(), body.clone(), 0);
         cache.insert(key("{ b }", None, serde_json::json!({})), body.clone(), 0);
         assert_eq!(
@@ -317,5 +352,40 @@ mod tests {
         cache.insert(key("{ c }", None, serde_json::json!({})), body.clone(), 0);
         assert_eq!(cache.usage().entries, 2);
         assert_eq!(cache.get(&first, 0), None, "the oldest answer was evicted");
+    }
+
+    #[test]
+    fn filed_bodies_are_bounded_apart_and_name_only_their_answers() {
+        let answer = Bytes::from_static(b"{\"data\":{\"a\":1}}");
+        let (a, b) = (
+            key("{ a }", None, serde_json::json!({})),
+            key("{ b }", None, serde_json::json!({})),
+        );
+        let body = |name: &str| format!("{{\"query\": \"{{ {name} }}\"}}").into_bytes();
+        let filed = body("a").len() + a.as_bytes().len() + ENTRY_OVERHEAD_BYTES;
+        let cache = ResponseCache::with_bounds(1 << 20, 2 * filed);
+        cache.insert(a.clone(), answer.clone(), 3);
+        cache.alias(&body("a"), &a);
+        assert_eq!(cache.get_by_body(&body("a"), 3), Some(answer.clone()));
+        // Only what was filed, and only while its answer is current.
+        assert_eq!(cache.get_by_body(&body("b"), 3), None);
+        assert_eq!(
+            cache.get_by_body(a.as_bytes(), 3),
+            None,
+            "a key is not a body"
+        );
+        cache.alias(&body("b"), &b);
+        assert_eq!(cache.get_by_body(&body("b"), 3), None, "b has no answer");
+        let usage = cache.usage();
+        assert_eq!(usage.entries, 1, "bodies are not answers");
+        assert_eq!(
+            usage.bytes,
+            a.as_bytes().len() + answer.len() + ENTRY_OVERHEAD_BYTES + 2 * filed
+        );
+        // A third body evicts the oldest filed, not an answer.
+        cache.alias(&body("c"), &a);
+        assert_eq!(cache.get_by_body(&body("a"), 3), None);
+        assert_eq!(cache.get_by_body(&body("c"), 3), Some(answer));
+        assert_eq!(cache.get_by_body(&body("c"), 4), None, "a newer generation");
     }
 }
