@@ -575,8 +575,8 @@ struct Checks {
     read: [bool; 6],
     codes: HashMap<String, Box<str>>,
     counter: usize,
-    /// The hashes `look_ahead` reads ahead: of the ids in the file being read, and of
-    /// the ids each file's records refer to; kept for its next call.
+    /// The hashes `look_ahead` reads ahead: of the ids the records refer to, one list
+    /// per file (as `ids`), then of their own ids; kept for its next call.
     ahead: [Vec<u64>; 7],
 }
 
@@ -652,17 +652,16 @@ impl PendingReferences {
 /// read ahead together, a group's misses overlap rather than follow one another.
 const LOOK_AHEAD: usize = 16;
 
-/// Where `SeedSource::read_prepared` lends the valid records, one at a time, in file
-/// order. A closure taking `(record, prepared, ids)` is one.
+/// Where `SeedSource::read_to` lends the valid records, one at a time, in file order.
+/// A closure taking `(record, prepared, ids)` is one.
 pub trait Sink<P> {
     /// Sees, before they are taken, what `prepare` made of the next few records, to
     /// read ahead what taking them will look up (see `LOOK_AHEAD`). Only the speed of
     /// `take` may depend on it; by default it does nothing.
-    fn look_ahead<'p>(&mut self, prepared: impl Iterator<Item = &'p P>)
+    fn look_ahead<'p>(&mut self, _prepared: impl Iterator<Item = &'p P>)
     where
         P: 'p,
     {
-        prepared.for_each(drop);
     }
 
     /// Takes one valid record, with what `prepare` made of it and the ids of the files
