@@ -134,11 +134,9 @@ struct Orders {
     sort_rank: Vec<u32>,
     /// Ids by id rank.
     ids: Arena,
-    /// Sort keys by sort rank.
+    /// Sort keys by sort rank. Each ends with its record's id (`keys::id_in_sort_key`),
+    /// so the order and link trees store no value beside them.
     sort_keys: Arena,
-    /// The length of each record's id, by sort rank: a sort key ends with its record's id
-    /// (`keys::SortKey`), so the order and link trees, which write both, read one item.
-    id_lens: Vec<u32>,
 }
 
 impl Orders {
@@ -148,17 +146,15 @@ impl Orders {
             let by_sort_key = scope.spawn(|| {
                 tables
                     .iter()
-                    .map(|table| {
+                    .zip(RecordKind::ALL)
+                    .map(|(table, kind)| {
                         let order = table.sort_keys.sorted();
                         let sort_keys = table.sort_keys.reordered(&order);
-                        let id_lens: Vec<u32> = order
-                            .iter()
-                            .map(|&number| table.ids.bounds(number).len() as u32)
-                            .collect();
-                        debug_assert!(order.iter().zip(0..).all(|(&number, rank)| sort_keys
-                            .get(rank)
-                            .ends_with(table.ids.get(number))));
-                        (order, sort_keys, id_lens)
+                        debug_assert!(order.iter().zip(0..).all(|(&number, rank)| {
+                            keys::id_in_sort_key(kind, sort_keys.get(rank))
+                                == Some(table.ids.get(number))
+                        }));
+                        (order, sort_keys)
                     })
                     .collect::<Vec<_>>()
             });
@@ -178,13 +174,12 @@ impl Orders {
         by_id
             .into_iter()
             .zip(by_sort_key)
-            .map(|((by_id, ids), (by_sort_key, sort_keys, id_lens))| Orders {
+            .map(|((by_id, ids), (by_sort_key, sort_keys))| Orders {
                 id_rank: ranks(&by_id),
                 sort_rank: ranks(&by_sort_key),
                 by_id,
                 ids,
                 sort_keys,
-                id_lens,
             })
             .collect()
     }
@@ -192,16 +187,6 @@ impl Orders {
     fn len(&self) -> usize {
         self.by_id.len()
     }
-
-    /// The id of the record of sort rank `rank`, from its sort key.
-    fn id_in<'k>(&self, rank: u32, sort_key: &'k [u8]) -> &'k [u8] {
-        id_at_end(sort_key, self.id_lens[rank as usize])
-    }
-}
-
-/// The id a sort key ends with, `id_len` bytes long (`keys::SortKey`).
-fn id_at_end(sort_key: &[u8], id_len: u32) -> &[u8] {
-    &sort_key[sort_key.len() - id_len as usize..]
 }
 
 fn ranks(order: &[u32]) -> Vec<u32> {
@@ -862,9 +847,8 @@ impl Importer<'_> {
         let order = &orders[kind_index(kind)];
         let mut writer = packed::Writer::throttled(&self.store.inner.orders[&kind], &self.throttle);
         for rank in 0..order.len() as u32 {
-            let sort_key = order.sort_keys.get(rank);
             writer
-                .push(sort_key, order.id_in(rank, sort_key))
+                .push(order.sort_keys.get(rank), &[])
                 .map_err(|source| packed_error(name, source))?;
         }
         let (entries, bytes) = writer
@@ -931,7 +915,6 @@ impl Importer<'_> {
         let mut merged = pairs.merged();
         let mut batch = Vec::with_capacity(GATHER);
         let mut gathered = Arena::default();
-        let mut id_lens = Vec::with_capacity(GATHER);
         loop {
             // The owner's id rank and the linked record's sort rank.
             batch.clear();
@@ -951,16 +934,8 @@ impl Importer<'_> {
                     .iter()
                     .map(|&(_, linked)| (&linked_orders.sort_keys, linked)),
             );
-            // Looked up in a loop of their own, so the cache misses overlap.
-            id_lens.clear();
-            id_lens.extend(
-                batch
-                    .iter()
-                    .map(|&(_, linked)| linked_orders.id_lens[linked as usize]),
-            );
             for (entry, &(owner, _)) in batch.iter().enumerate() {
                 let sort_key = gathered.get(entry as u32);
-                let id = id_at_end(sort_key, id_lens[entry]);
                 if runs.starts(owner, totals, count_key) {
                     // A new owner: the key starts afresh.
                     key.clear();
@@ -971,7 +946,7 @@ impl Importer<'_> {
                 key.truncate(prefix);
                 key.extend_from_slice(sort_key);
                 writer
-                    .push(&key, id)
+                    .push(&key, &[])
                     .map_err(|source| packed_error(&name, source))?;
             }
         }

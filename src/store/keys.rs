@@ -33,7 +33,8 @@ pub fn record_tree(kind: RecordKind) -> &'static str {
     }
 }
 
-/// The tree listing all records of one kind in their order: sort key to id.
+/// The tree listing all records of one kind in their order: its keys are the records'
+/// sort keys, which end with their ids (`id_in_sort_key`), and its values are empty.
 pub fn order_tree(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Country => "order/countries",
@@ -46,8 +47,8 @@ pub fn order_tree(kind: RecordKind) -> &'static str {
 }
 
 /// One direction of a relationship between records; each has its own index tree whose
-/// keys are `owner id, SEPARATOR, sort key of the linked record` and whose values are the
-/// linked record's id.
+/// keys are `owner id, SEPARATOR, sort key of the linked record` and whose values are
+/// empty: the sort key ends with the linked record's id (`id_in_sort_key`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Link {
     CountryAgreements,
@@ -344,9 +345,32 @@ fn day_bytes(day: CalendarDate) -> [u8; 4] {
 }
 
 /// How each kind of record is keyed and ordered. A sort key ends with the record's id
-/// (which makes it unique); the import takes the id from there.
+/// (which makes it unique), and the order and link trees store nothing else: a reader
+/// takes the id from there (`id_in_sort_key`).
 pub trait SortKey {
     fn sort_key(&self) -> Vec<u8>;
+}
+
+/// The id at the end of the sort key of a `kind` record, or `None` when the key cannot be
+/// one (a damaged key). Kinds ordered by name end with `SEPARATOR, id` (names have every
+/// `SEPARATOR` taken out, ids never hold one); kinds ordered by date with the id after a
+/// fixed-length date part (`date_sort_key`), whose bytes may be anything.
+pub fn id_in_sort_key(kind: RecordKind, sort_key: &[u8]) -> Option<&[u8]> {
+    let id = match kind {
+        RecordKind::Agreement | RecordKind::Incident => match sort_key.first()? {
+            0 => sort_key.get(9..)?,
+            1 => &sort_key[1..],
+            _ => return None,
+        },
+        RecordKind::Country
+        | RecordKind::Organization
+        | RecordKind::Person
+        | RecordKind::Facility => {
+            let separator = sort_key.iter().rposition(|&byte| byte == SEPARATOR)?;
+            &sort_key[separator + 1..]
+        }
+    };
+    (!id.is_empty()).then_some(id)
 }
 
 impl SortKey for Country {
@@ -565,6 +589,45 @@ mod tests {
     fn kind_tags_round_trip() {
         for kind in RecordKind::ALL {
             assert_eq!(kind_of_tag(kind_tag(kind)), Some(kind));
+        }
+    }
+
+    #[test]
+    fn a_sort_key_gives_back_its_id_and_a_damaged_one_none() {
+        // Dates whose bytes hold SEPARATOR, an undated record, a name holding SEPARATOR.
+        let dated = date_sort_key(Some(&date("../2013-04")), "a-1");
+        assert!(dated[1..9].contains(&SEPARATOR));
+        assert_eq!(
+            id_in_sort_key(RecordKind::Incident, &dated),
+            Some(&b"a-1"[..])
+        );
+        let undated = date_sort_key(None, "b");
+        assert_eq!(
+            id_in_sort_key(RecordKind::Agreement, &undated),
+            Some(&b"b"[..])
+        );
+        let named = name_sort_key("Nul\0Name", "c-2");
+        assert_eq!(
+            id_in_sort_key(RecordKind::Person, &named),
+            Some(&b"c-2"[..])
+        );
+        let agreement = Agreement::bare("d-3");
+        assert_eq!(
+            id_in_sort_key(RecordKind::Agreement, &agreement.sort_key()),
+            Some(&b"d-3"[..])
+        );
+
+        for (kind, damaged) in [
+            (RecordKind::Incident, &b""[..]),
+            (RecordKind::Incident, &dated[..9]),
+            (RecordKind::Incident, &dated[..5]),
+            (RecordKind::Incident, &b"\x01"[..]),
+            (RecordKind::Incident, &b"\x02id"[..]),
+            (RecordKind::Country, &b""[..]),
+            (RecordKind::Country, &b"no separator"[..]),
+            (RecordKind::Country, &b"name\0"[..]),
+        ] {
+            assert_eq!(id_in_sort_key(kind, damaged), None, "{kind:?} {damaged:?}");
         }
     }
 }

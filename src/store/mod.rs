@@ -39,8 +39,9 @@ pub use verify::LogicalSize;
 /// The layout of trees and keys plus the codec's value version. A store written in another
 /// format is refused at start (see `StoreState::Ready`), never misread.
 /// Version 2 packs every tree but `meta`, `counts` and `country-codes` into chunks
-/// (`packed`).
-pub const FORMAT_VERSION: u32 = 2;
+/// (`packed`). Version 3 leaves the values of the order and link trees empty: their keys
+/// end with the id they held (`keys::id_in_sort_key`).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The default size of sled's page cache. sled's own default (1 GiB) dwarfs this dataset.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -671,11 +672,17 @@ impl Store {
         let prefix_len = prefix.len();
         let (lower, upper) = bounds(&prefix, range);
         packed::range(tree, lower, upper, reverse).map(move |item| {
-            let (key, value) = item.map_err(|source| packed_error(&tree_name, source))?;
+            let (key, _) = item.map_err(|source| packed_error(&tree_name, source))?;
+            let sort_key = &key[prefix_len..];
+            let id = keys::id_in_sort_key(kind, sort_key).ok_or_else(|| StoreError::Chunk {
+                tree: tree_name.clone(),
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "a key that does not end with a record id",
+            })?;
             Ok(Entry {
-                key: key[prefix_len..].to_vec(),
+                id: String::from_utf8_lossy(id).into_owned(),
+                key: sort_key.to_vec(),
                 kind,
-                id: String::from_utf8_lossy(&value).into_owned(),
             })
         })
     }

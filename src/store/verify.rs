@@ -218,8 +218,9 @@ impl Store {
         mut visit: impl FnMut(&str, &str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let tree_name = link.tree();
+        let linked_kind = link.ends().1;
         for item in all(&self.inner.links[&link]) {
-            let (key, value) = match item {
+            let (key, _) = match item {
                 Ok(item) => item,
                 Err(packed::PackedError::Sled(source)) => {
                     return Err(super::sled_error(&tree_name, source))
@@ -235,9 +236,14 @@ impl Store {
                 problems.push(format!("`{tree_name}` has a key without an owner: {key:?}"));
                 continue;
             };
+            let Some(linked) = keys::id_in_sort_key(linked_kind, &key[split + 1..]) else {
+                problems.push(format!(
+                    "`{tree_name}` has a key without the linked record's id: {key:?}"
+                ));
+                continue;
+            };
             let owner = String::from_utf8_lossy(&key[..split]);
-            let linked = String::from_utf8_lossy(&value);
-            visit(&owner, &linked)?;
+            visit(&owner, &String::from_utf8_lossy(linked))?;
         }
         Ok(())
     }

@@ -197,23 +197,79 @@ async fn a_corrupted_record_is_an_internal_error_that_leaks_nothing() {
     server.shutdown().await;
 }
 
+/// Every kind's list holds each of its records once, in sort-key order, under the id the
+/// store reads back from the key (the order trees store no ids of their own).
 #[test]
 fn every_record_kind_has_an_ordered_list_and_a_count() {
+    use kyrgyz_relations::store::keys::SortKey;
+
+    fn keyed<R: SortKey>(records: &[R], id: fn(&R) -> &str) -> Vec<(Vec<u8>, String)> {
+        let mut keyed: Vec<_> = records
+            .iter()
+            .map(|record| (record.sort_key(), id(record).to_owned()))
+            .collect();
+        keyed.sort();
+        keyed
+    }
+    let seed = kyrgyz_relations::seed::SeedSource::embedded()
+        .validate()
+        .expect("the embedded seed is valid");
     let app = crate::support::TestApp::new();
     for kind in RecordKind::ALL {
+        let expected = match kind {
+            RecordKind::Country => keyed(&seed.countries, |r| &r.id),
+            RecordKind::Organization => keyed(&seed.organizations, |r| &r.id),
+            RecordKind::Person => keyed(&seed.people, |r| &r.id),
+            RecordKind::Agreement => keyed(&seed.agreements, |r| &r.id),
+            RecordKind::Facility => keyed(&seed.facilities, |r| &r.id),
+            RecordKind::Incident => keyed(&seed.incidents, |r| &r.id),
+        };
         let list = kyrgyz_relations::store::List::All(kind);
-        let entries: Vec<_> = app
+        let entries: Vec<(Vec<u8>, String)> = app
             .store
             .scan(&list, kyrgyz_relations::store::KeyRange::ALL, false)
+            .map(|entry| entry.map(|entry| (entry.key, entry.id)))
             .collect::<Result<_, _>>()
             .expect("scans");
+        assert!(!entries.is_empty(), "{kind:?}");
+        assert_eq!(entries, expected, "{kind:?}");
         assert_eq!(
             entries.len() as u64,
             app.store.count(&list).expect("counts"),
             "{kind:?}"
         );
-        assert!(!entries.is_empty(), "{kind:?}");
     }
+}
+
+/// An order key that cannot end with an id (its date part has an unknown tag) is a
+/// damaged store, named with its tree and key, not a record with a made-up id.
+#[test]
+fn a_list_key_without_an_id_is_damage_named_by_tree_and_key() {
+    use kyrgyz_relations::store::packed::Writer;
+    use kyrgyz_relations::store::{KeyRange, List};
+
+    let data = seeded_dir();
+    {
+        let db = raw_sled(data.path());
+        let tree = db.open_tree("order/incidents").expect("tree");
+        let mut writer = Writer::new(&tree);
+        writer.push(b"\x02damaged", &[]).expect("in order");
+        writer.finish().expect("writes");
+        db.flush().expect("flushes");
+    }
+    let store = retry_locked(|| Store::open(data.path(), 1 << 20));
+    let error = store
+        .scan(&List::All(RecordKind::Incident), KeyRange::ALL, false)
+        .find_map(Result::err)
+        .expect("the damaged key is an error");
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Chunk { .. }), "{message}");
+    assert!(message.contains("order/incidents"), "{message}");
+    assert!(message.contains("damaged"), "{message}");
+    assert!(
+        message.contains("does not end with a record id"),
+        "{message}"
+    );
 }
 
 /// Imports the embedded seed into a new data directory and closes it.
