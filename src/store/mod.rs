@@ -672,18 +672,17 @@ impl Store {
         let prefix_len = prefix.len();
         let (lower, upper) = bounds(&prefix, range);
         packed::range(tree, lower, upper, reverse).map(move |item| {
-            let (key, _) = item.map_err(|source| packed_error(&tree_name, source))?;
-            let sort_key = &key[prefix_len..];
-            let id = keys::id_in_sort_key(kind, sort_key).ok_or_else(|| StoreError::Chunk {
-                tree: tree_name.clone(),
-                key: String::from_utf8_lossy(&key).into_owned(),
-                reason: "a key that does not end with a record id",
-            })?;
-            Ok(Entry {
-                id: String::from_utf8_lossy(id).into_owned(),
-                key: sort_key.to_vec(),
-                kind,
-            })
+            let (mut key, _) = item.map_err(|source| packed_error(&tree_name, source))?;
+            let id = keys::id_in_sort_key(kind, &key[prefix_len..])
+                .map(|id| String::from_utf8_lossy(id).into_owned())
+                .ok_or_else(|| StoreError::Chunk {
+                    tree: tree_name.clone(),
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: "a key that does not end with a record id",
+                })?;
+            // The entry keeps the sort key: the owner's prefix goes, in place.
+            key.drain(..prefix_len);
+            Ok(Entry { key, kind, id })
         })
     }
 
