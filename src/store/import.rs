@@ -467,10 +467,13 @@ impl Prepared {
             let token_spans = spans
                 .iter()
                 .map(|span| {
-                    let start = token_text.len() as u32;
-                    token_text.push_str(token(span));
-                    let hash = ArenaIndex::hash(token(span).as_bytes());
-                    (start, token_text.len() as u32, hash)
+                    let (start, token) = (token_text.len() as u32, token(span));
+                    token_text.push_str(token);
+                    (
+                        start,
+                        token_text.len() as u32,
+                        ArenaIndex::hash(token.as_bytes()),
+                    )
                 })
                 .collect();
             (token_text, token_spans)
