@@ -162,9 +162,9 @@ pub struct Entry {
 /// A date-ordered list as `Store::scan_dated` reads it: the entries no short-date bound
 /// can skip, and where short dates reach.
 struct DatedList {
-    /// The entries of a known start that span a year or more or have no known end, in
-    /// key order.
-    long: Box<[Entry]>,
+    /// The dated entries no short-date bound can skip, in key order: those of an unknown
+    /// start, and those of a known start that span a year or more or have no known end.
+    unskippable: Arc<[Entry]>,
     /// For each day a short date (`keys::short_date_key_days`) begins on, in order, the
     /// last day any of them ends on, as `keys::day_number`s (`keys::add_short_end`).
     short_ends: Box<[(u32, u32)]>,
@@ -513,12 +513,13 @@ impl Store {
     }
 
     /// `scan` over a list in date order (of incidents), skipping what cannot end on or
-    /// after `from`: it reads the keys of an unknown start, then the entries of a known
+    /// after `from`: it yields the entries of an unknown start, then those of a known
     /// start that span a year or more or have no known end, then the keys from the first
     /// day within the year before `from` that begins a short date reaching `from` (see
-    /// `keys::short_dates_start`). The middle part and those days are held in the read
-    /// cache, found by one walk of the list's keys per store generation. Without the read
-    /// cache it is `scan`: the walk would be repeated by every request.
+    /// `keys::short_dates_start`). The first two parts and those days are held in the
+    /// read cache, found by one walk of the list's keys per store generation, so only the
+    /// last part is read from sled. Without the read cache it is `scan`: the walk would
+    /// be repeated by every request.
     pub fn scan_dated<'a>(
         &'a self,
         list: &List,
@@ -534,26 +535,13 @@ impl Store {
             Err(error) => return Box::new(std::iter::once(Err(error))),
         };
         let start = keys::short_dates_start(from, &dated.short_ends);
-        let known = &keys::KNOWN_START_KEY[..];
-        let unknown_start = self.scan(list, range.below(known), reverse);
+        // The unskippable entries from `start` on come with the rest of the keys there.
+        let unskippable = Scan::held(dated.unskippable.clone(), range.below(&start), reverse);
         let recent = self.scan(list, range.from_key(&start), reverse);
-        let long: Vec<Entry> = dated
-            .long
-            .iter()
-            .filter(|entry| {
-                let key = entry.key.as_slice();
-                key >= known && key < start.as_slice() && range.contains(key)
-            })
-            .cloned()
-            .collect();
         if reverse {
-            Box::new(
-                recent
-                    .chain(long.into_iter().rev().map(Ok))
-                    .chain(unknown_start),
-            )
+            Box::new(recent.chain(unskippable))
         } else {
-            Box::new(unknown_start.chain(long.into_iter().map(Ok)).chain(recent))
+            Box::new(unskippable.chain(recent))
         }
     }
 
@@ -565,23 +553,23 @@ impl Store {
         if let Some(Cached::Dated(dated)) = self.inner.cache.get(&key, generation) {
             return Ok(dated);
         }
-        let mut long = Vec::new();
+        let mut unskippable = Vec::new();
         let mut short_ends: Vec<(u32, u32)> = Vec::new();
-        for entry in self.scan(list, KeyRange::ALL.from_key(&keys::KNOWN_START_KEY), false) {
+        for entry in self.scan(list, KeyRange::ALL, false) {
             let entry = entry?;
             if entry.key.first() != Some(&0) {
                 break; // Undated keys follow every dated one.
             }
             match keys::short_date_key_days(&entry.key) {
                 Some((begins, last)) => keys::add_short_end(&mut short_ends, begins, last),
-                None => long.push(entry),
+                None => unskippable.push(entry),
             }
         }
         let dated = Arc::new(DatedList {
-            long: long.into(),
+            unskippable: unskippable.into(),
             short_ends: short_ends.into(),
         });
-        let cost = cache::list_cost(&dated.long)
+        let cost = cache::list_cost(&dated.unskippable)
             + std::mem::size_of_val(&*dated.short_ends)
             + std::mem::size_of::<DatedList>();
         self.inner

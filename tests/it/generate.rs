@@ -27,6 +27,31 @@ fn generated(incidents: u64, number: u64) -> (tempfile::TempDir, Dataset) {
     (seed, dataset)
 }
 
+/// `generated`, with every ninth incident's date made one the generator never writes: an
+/// open start, an open end, a span of years or a decade, as the real seed has.
+fn generated_with_open_dates(incidents: u64, number: u64) -> (tempfile::TempDir, Dataset) {
+    let (seed, _) = generated(incidents, number);
+    let path = seed.path().join("incidents.json");
+    let text = std::fs::read_to_string(&path).expect("reads the incidents");
+    let mut records: Vec<serde_json::Value> = serde_json::from_str(&text).expect("a JSON array");
+    for (at, record) in records.iter_mut().enumerate().step_by(9) {
+        let year = 1992 + at % 30;
+        record["occurred"] = serde_json::json!(match at / 9 % 4 {
+            0 => format!("../{year}-04"),
+            1 => format!("{year}/.."),
+            2 => format!("{year}-05/{}-02", year + 2),
+            _ => "199X".to_owned(),
+        });
+    }
+    let text = serde_json::to_string_pretty(&records).expect("serializes");
+    std::fs::write(&path, text).expect("writes the incidents");
+    let dataset = SeedSource::from_dir(seed.path())
+        .expect("reads")
+        .validate()
+        .unwrap_or_else(|error| panic!("{error}"));
+    (seed, dataset)
+}
+
 /// The schema over a store seeded from `seed` with a read cache of `read_cache_bytes`,
 /// and the directory that holds the store.
 fn schema_over(seed: &std::path::Path, read_cache_bytes: usize) -> (AppSchema, tempfile::TempDir) {
@@ -355,15 +380,16 @@ async fn search_finds_exactly_the_records_holding_every_word_and_pages_both_ways
 }
 
 /// A date range reads a date-ordered list from near its start (`Store::scan_dated`); on a
-/// store of thousands of incidents at every precision, it must keep exactly what
-/// filtering every incident by its date keeps, in order, page by page, both ways.
+/// store of thousands of incidents at every precision, open starts and ends and spans of
+/// years among them, it must keep exactly what filtering every incident by its date keeps,
+/// in order, page by page, both ways.
 #[tokio::test]
 async fn date_ranges_on_a_large_store_keep_exactly_the_matching_incidents_in_date_order() {
     use kyrgyz_relations::model::{DateWindow, PartialDate};
-    use kyrgyz_relations::store::keys::date_sort_key;
+    use kyrgyz_relations::store::keys::{self, date_sort_key};
     use serde_json::json;
 
-    let (seed, dataset) = generated(3_000, 5);
+    let (seed, dataset) = generated_with_open_dates(3_000, 5);
     let mut incidents: Vec<(Vec<u8>, &PartialDate)> = dataset
         .incidents
         .iter()
@@ -454,4 +480,15 @@ async fn date_ranges_on_a_large_store_keep_exactly_the_matching_incidents_in_dat
                     .occurred
                     .as_ref()
                     .is_some_and(|date| date.as_str().len() == 4))));
+    // Every window with a start matches dates that no short-date bound can skip: an open
+    // start, an open end, or a span of a year or more.
+    let unskippable = |id: &String| {
+        incidents
+            .iter()
+            .any(|(key, _)| key[9..] == *id.as_bytes() && keys::short_date_key_days(key).is_none())
+    };
+    for (from, to) in windows.into_iter().filter(|(from, _)| from.is_some()) {
+        let found = expected(from, to, false);
+        assert!(found.iter().any(unskippable), "{from:?}..{to:?}");
+    }
 }
