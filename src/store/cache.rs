@@ -33,7 +33,8 @@ pub(super) enum Cached {
     /// The list is longer than a chunk, with this many entries: it is read from sled,
     /// never held here.
     Long(u64),
-    /// A date-ordered list's long dates and the reach of its short ones.
+    /// The entries of a date-ordered list that no date bound can skip, and the reach of
+    /// its short dates.
     Dated(Arc<super::DatedList>),
 }
 
@@ -154,8 +155,7 @@ pub(super) fn list_key(tree: &str, owner: &str) -> Vec<u8> {
     tagged_key(b'l', tree, owner)
 }
 
-/// The cache key of the long-spanning entries of a date-ordered list (see
-/// `Store::scan_dated`).
+/// The cache key of what `Store::scan_dated` holds of a date-ordered list.
 pub(super) fn dated_key(tree: &str, owner: &str) -> Vec<u8> {
     tagged_key(b'd', tree, owner)
 }

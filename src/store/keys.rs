@@ -272,9 +272,6 @@ pub fn date_key_end(to: CalendarDate) -> Vec<u8> {
     key
 }
 
-/// The first date sort key of a known start: every key before it has an unknown start.
-pub const KNOWN_START_KEY: [u8; 5] = [0, 0, 0, 0, 1];
-
 /// The first and last day (as `day_number`s) of a short date's sort key: a known start
 /// and a known end less than a year after it (within the same day of the next year), the
 /// keys `short_dates_start` may skip. `None` for any other key.
@@ -487,8 +484,10 @@ mod tests {
         ] {
             let key = date_sort_key(Some(&date(text)), "x");
             assert_eq!(short_date_key_days(&key).is_some(), short, "{text}");
+            // The first date sort key of a known start: before it, unknown starts only.
+            let known_start = [0, 0, 0, 0, 1];
             assert_eq!(
-                key.as_slice() < &KNOWN_START_KEY[..],
+                key.as_slice() < &known_start[..],
                 text.starts_with(".."),
                 "{text}"
             );
