@@ -2,8 +2,9 @@
 # Two or more builds of the server side by side on one query: each serves its own store
 # of the same seed, pinned to one CPU, and wrk (on the other CPU) loads them in turn, in
 # short rounds whose order rotates, so every build meets the same moments of a shared,
-# noisy machine. Prints each round's req/s and the server's CPU time per request (from
-# /proc, user + system), then each build's means and their ratio to the first build's.
+# noisy machine: run.sh's rounds (`perf.py load`), on builds instead of references.
+# Prints each build's req/s, latency and CPU time per request (user + system, from
+# /proc), each round's, and the means' ratios to the first build's (`perf.py compare`).
 #
 #   bash bench/perf/compare.sh [options] SEED_DIR BODIES BIN [BIN...]
 #
@@ -101,47 +102,16 @@ for at in "${!builds[@]}"; do
     fi
 done
 
-# load AT SECONDS: wrk against build AT; prints "requests req/s µs-of-CPU-per-request".
-load() {
-    local at="$1" secs="$2" stat before after out
-    stat="/proc/${pids[$at]}/stat"
-    # utime and stime, in clock ticks: fields 14 and 15, counted after the command's ")".
-    before="$(sed 's/.*) //' "$stat" | awk '{ print $12 + $13 }')"
-    out="$(BODIES="$bodies" taskset -c "$LOAD_CPU" wrk -t1 "-c$connections" "-d${secs}s" \
-        -s "$here/post.lua" "http://127.0.0.1:${ports[$at]}")"
-    after="$(sed 's/.*) //' "$stat" | awk '{ print $12 + $13 }')"
-    awk -v ticks="$(getconf CLK_TCK)" -v cpu="$((after - before))" '
-        /requests in/ { requests = $1 }
-        /Requests\/sec/ { rate = $2 }
-        /Non-2xx|Socket errors/ { errors = errors " " $0 }
-        END {
-            if (requests == 0) { print "wrk made no requests" > "/dev/stderr"; exit 1 }
-            if (errors != "") { print "wrk:" errors > "/dev/stderr"; exit 1 }
-            printf "%d %.0f %.1f\n", requests, rate, cpu * 1e6 / ticks / requests
-        }' <<<"$out"
-}
-
+# The rounds, turns and measurements are run.sh's (`perf.py load`); the servers are
+# named build0, build1, ... in the order given.
+targets=()
 for at in "${!builds[@]}"; do
-    load "$at" "$warmup" >/dev/null
+    echo "build$at: ${builds[$at]}"
+    targets+=(--target "build$at,http://127.0.0.1:${ports[$at]},${pids[$at]}")
 done
-declare -a sum_rate sum_cpu
-count="${#builds[@]}"
-for round in $(seq 1 "$rounds"); do
-    for step in $(seq 0 $((count - 1))); do
-        at=$(((step + round - 1) % count))
-        result="$(load "$at" "$seconds")"
-        read -r _ rate cpu <<<"$result"
-        sum_rate[$at]=$(awk -v a="${sum_rate[$at]:-0}" -v b="$rate" 'BEGIN { print a + b }')
-        sum_cpu[$at]=$(awk -v a="${sum_cpu[$at]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
-        printf 'round %d  build %d  %8s req/s  %7s µs CPU a request  %s\n' \
-            "$round" "$at" "$rate" "$cpu" "${builds[$at]}"
-    done
-done
+python3 "$here/perf.py" load "${targets[@]}" --bodies "$bodies" --lua "$here/post.lua" \
+    --duration "$seconds" --rounds "$rounds" --warmup "$warmup" --connections "$connections" \
+    --cpu "$LOAD_CPU" --results "$work/results.jsonl" --logs "$work" --store compare \
+    --query "$(basename "$bodies" .jsonl)"
 echo
-echo "means over $rounds rounds of $seconds s (ratios to build 0):"
-for at in "${!builds[@]}"; do
-    awk -v n="$rounds" -v r="${sum_rate[$at]}" -v c="${sum_cpu[$at]}" \
-        -v r0="${sum_rate[0]}" -v c0="${sum_cpu[0]}" -v at="$at" -v bin="${builds[$at]}" \
-        'BEGIN { printf "build %d  %8.0f req/s (%.2fx)  %7.1f µs CPU a request (%.2fx)  %s\n",
-                 at, r / n, r / r0, c / n, c / c0, bin }'
-done
+python3 "$here/perf.py" compare --results "$work/results.jsonl"

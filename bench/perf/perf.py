@@ -10,7 +10,9 @@ the servers; this file talks to them:
           without it compares each answer with the reference as JSON
   load    runs wrk (pinned with taskset) for one query on every server given: a warm-up
           each, then rounds in which the servers take turns; records req/s, latency
-          percentiles, errors and RSS per server
+          percentiles, errors, RSS and the server's CPU time per request per server
+  compare prints each server's req/s and CPU time per request from `load`'s records,
+          with their ratios to the first server's (bench/perf/compare.sh)
   note    appends a measurement (key=value pairs, or a server's RSS) to the results file
   report  prints the tables and writes them as Markdown
 
@@ -492,8 +494,8 @@ def drain(pid, limit):
     return time.monotonic() - started
 
 
-# What wrk counts, summed over a case's rounds.
-SUMMED = ("requests", "duration_us", "bytes", "connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts")
+# What wrk counts, and the server's CPU time while wrk ran, summed over a case's rounds.
+SUMMED = ("requests", "duration_us", "bytes", "connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts", "cpu_us")
 
 
 def target(text):
@@ -531,7 +533,9 @@ def load(args):
         for turn in range(args.rounds):
             shift = turn % len(targets)
             for server in targets[shift:] + targets[:shift]:
+                cpu_before = cpu_seconds(server["pid"])
                 result = run_wrk(args, server["url"], args.duration, logs[server["name"]])
+                result["cpu_us"] = (cpu_seconds(server["pid"]) - cpu_before) * 1e6
                 if not alive(server["pid"]):
                     raise Failure(f"the {server['name']} server (pid {server['pid']}) died under load")
                 # Before waiting for the server to go idle: the RSS of a server under load.
@@ -553,9 +557,10 @@ def load(args):
         append(args.results, record)
         busy = record["busy_after_s"]
         print(
-            f"  {server['name']:<13} {QUERY_NAMES[args.query]:<16} {record['rps']:>9,.0f} req/s  "
+            f"  {server['name']:<13} {QUERY_NAMES.get(args.query, args.query):<16} {record['rps']:>9,.0f} req/s  "
             f"p50 {record['p50_us'] / 1000:>7.2f} ms  p99 {record['p99_us'] / 1000:>7.2f} ms  "
-            f"RSS {record['rss_kib'] / 1024:>6.1f} MiB  errors {record['errors']}"
+            f"RSS {record['rss_kib'] / 1024:>6.1f} MiB  CPU {record['cpu_us_per_request']:>6.1f} µs/req  "
+            f"errors {record['errors']}"
             + (f"  rounds {spread(record)}" if len(record["rounds"]) > 1 else "")
             + (f"  (busy {busy:.0f} s after wrk stopped)" if busy >= 1 else "")
         )
@@ -572,6 +577,7 @@ def combine(rounds):
     return {
         **total,
         "rps": requests / seconds if seconds else 0.0,
+        "cpu_us_per_request": total["cpu_us"] / requests if requests else 0.0,
         "errors": sum(total[key] for key in ("connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts")),
         "p50_us": statistics.median(r["p50_us"] for r in rounds),
         "p90_us": statistics.median(r["p90_us"] for r in rounds),
@@ -585,6 +591,7 @@ def combine(rounds):
         "rounds": [
             {
                 "rps": r["requests"] / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0,
+                "cpu_us_per_request": r["cpu_us"] / r["requests"] if r["requests"] else 0.0,
                 "p50_us": r["p50_us"],
                 "p99_us": r["p99_us"],
             }
@@ -599,6 +606,35 @@ def spread(record):
     if len(rates) < 2 or not record["rps"]:
         return "-"
     return f"{min(rates) / record['rps'] * 100 - 100:+.0f}%/{max(rates) / record['rps'] * 100 - 100:+.0f}%"
+
+
+def compare(args):
+    """Each loaded server's req/s and CPU time per request, rounds and means, with the
+    means' ratios to the first server's."""
+    with open(args.results) as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    records = [record for record in records if record.get("type") == "load"]
+    if not records:
+        raise Failure(f"no load records in {args.results}")
+    first = records[0]
+
+    def ratio(value, key):
+        return f"{value / first[key]:.2f}x" if first[key] else "-"
+
+    for record in records:
+        rounds = "  ".join(
+            f"{r['rps']:,.0f}/{r['cpu_us_per_request']:.1f}" for r in record["rounds"]
+        )
+        print(f"{record['server']:<8} rounds (req/s / µs CPU a request): {rounds}")
+    print()
+    for record in records:
+        print(
+            f"{record['server']:<8} {record['rps']:>9,.0f} req/s ({ratio(record['rps'], 'rps')})  "
+            f"{record['cpu_us_per_request']:>6.1f} µs CPU a request "
+            f"({ratio(record['cpu_us_per_request'], 'cpu_us_per_request')})  "
+            f"p50 {record['p50_us'] / 1000:.2f} ms  errors {record['errors']}"
+        )
+
 
 
 def append(path, record):
@@ -1036,6 +1072,9 @@ def main():
     command.add_argument("--store", required=True)
     command.add_argument("--query", required=True)
 
+    command = commands.add_parser("compare")
+    command.add_argument("--results", required=True)
+
     command = commands.add_parser("note")
     command.add_argument("--results", required=True)
     command.add_argument("--pid", type=int)
@@ -1048,7 +1087,8 @@ def main():
 
     args = parser.parse_args()
     try:
-        {"wait": wait, "sample": sample, "check": check, "load": load, "note": note, "report": report}[
+        {"wait": wait, "sample": sample, "check": check, "load": load, "compare": compare, "note": note,
+         "report": report}[
             args.command
         ](args)
     except Failure as failure:
