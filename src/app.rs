@@ -3,17 +3,20 @@
 //!
 //! The one way the server is put together; `main` and the tests both call `open_store`.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use crate::seed::{ReadIds, SeedError, SeedRecord, SeedSource, Sink};
 use crate::store::{
-    self, ImportSummary, Importer, Manifest, Prepared, Store, StoreError, StoreState,
+    self, ImportSummary, Importer, Manifest, Prepared, Sorted, Store, StoreError, StoreState,
 };
 
 /// Where the data lives and which seed it comes from.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The sled store's directory; created if missing.
+    /// The sled store's directory; created if missing (and removed again if the start
+    /// is refused).
     pub data_dir: PathBuf,
     /// A directory of seed JSON files; `None` for the seed compiled into the binary.
     pub seed_dir: Option<PathBuf>,
@@ -84,19 +87,152 @@ pub struct Opened {
 /// Opens the store, importing the seed when the store is empty, was left half-imported,
 /// or `reseed` is set. A store holding another seed or format is refused, untouched; so is
 /// one that lost data its manifest says it had.
+///
+/// A refused start (an invalid seed, a failed import, any error) leaves the data directory
+/// as it found it: a directory it created is removed again, and so is what it added to a
+/// directory that held no store. A store that was there is not opened before a `reseed`'s
+/// seed is read and checked (`open_or_seed`).
 pub fn open_store(options: &Options) -> Result<Opened, AppError> {
     let seed = match &options.seed_dir {
         Some(dir) => SeedSource::from_dir(dir)?,
         None => SeedSource::embedded(),
     };
+    let data_dir = DataDir::create(&options.data_dir)?;
+    let opened = open_or_seed(options, &seed, &data_dir);
+    match &opened {
+        // The store is another process's: nothing in it is this start's to remove.
+        Err(AppError::Store(StoreError::Locked { .. })) => {}
+        // `open_or_seed` has dropped its store, so sled's files are closed.
+        Err(_) => data_dir.restore(),
+        Ok(_) => {}
+    }
+    opened
+}
+
+/// What the data directory was before this start created or added anything, so that a
+/// refused start can leave it as it was.
+struct DataDir {
+    path: PathBuf,
+    /// The directories this start created, the data directory last: it and its missing
+    /// ancestors, outermost first. Empty when the data directory existed.
+    created: Vec<PathBuf>,
+    /// The names the data directory held, when it existed, could be listed and held no
+    /// store (`db`). Only then are the store's files in it this start's.
+    names: Option<HashSet<OsString>>,
+    /// Whether this start opened the store (`open`), and so may have written sled's
+    /// files. Until it did, another process may have, and they are not its to remove.
+    opened: std::cell::Cell<bool>,
+}
+
+impl DataDir {
+    /// Creates the data directory and any missing ancestor, noting what was there.
+    fn create(path: &Path) -> Result<DataDir, AppError> {
+        let mut created = Vec::new();
+        let mut missing = Some(path);
+        while let Some(dir) = missing.filter(|dir| !dir.as_os_str().is_empty() && !dir.exists()) {
+            created.push(dir.to_owned());
+            missing = dir.parent();
+        }
+        created.reverse();
+        let names = if created.is_empty() {
+            std::fs::read_dir(path)
+                .and_then(|entries| {
+                    entries
+                        .map(|entry| entry.map(|entry| entry.file_name()))
+                        .collect::<std::io::Result<HashSet<_>>>()
+                })
+                .ok()
+                .filter(|names| !names.contains(std::ffi::OsStr::new("db")))
+        } else {
+            None
+        };
+        std::fs::create_dir_all(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source: source.into(),
+        })?;
+        Ok(DataDir {
+            path: path.to_owned(),
+            created,
+            names,
+            opened: std::cell::Cell::new(false),
+        })
+    }
+
+    /// Opens (creating if needed) the store in the data directory.
+    fn open(&self, options: &Options) -> Result<Store, StoreError> {
+        self.opened.set(true);
+        Store::open_with_read_cache(&self.path, options.cache_bytes, options.read_cache_bytes)
+    }
+
+    /// Removes what this start created. The import's spool has no name (`Importer`), so
+    /// until the store was opened that is only the directories it made, each removed if
+    /// still empty. Once it was opened: the directories it made, with everything in them;
+    /// else, in a directory that held no store, the store's files it added
+    /// (`store::is_store_file`), and nothing else. A directory that held a store keeps
+    /// whatever it holds now: a start opens that store before reading the seed only
+    /// without `reseed`, to learn whether to read it at all.
+    fn restore(self) {
+        let removed = |path: &Path, result: std::io::Result<()>| {
+            if let Err(error) = result {
+                tracing::warn!(path = %path.display(), %error, "cannot remove what a refused start created");
+            }
+        };
+        if let Some(data_dir) = self.created.last() {
+            if self.opened.get() {
+                removed(data_dir, std::fs::remove_dir_all(data_dir));
+            }
+            // Each only while empty: anything another process put there meanwhile stays.
+            for dir in self.created.iter().rev() {
+                match std::fs::remove_dir(dir) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => break,
+                    _ => {}
+                }
+            }
+            tracing::debug!(path = %self.path.display(), "removed the data directory this start created");
+            return;
+        }
+        let (Some(names), true) = (&self.names, self.opened.get()) else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if names.contains(&name) || !store::is_store_file(&name) {
+                continue;
+            }
+            let path = entry.path();
+            let result = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => std::fs::remove_dir_all(&path),
+                _ => std::fs::remove_file(&path),
+            };
+            removed(&path, result);
+        }
+        tracing::debug!(path = %self.path.display(), "removed the store files this start added");
+    }
+}
+
+/// `open_store` in a data directory that exists.
+fn open_or_seed(
+    options: &Options,
+    seed: &SeedSource,
+    data_dir: &DataDir,
+) -> Result<Opened, AppError> {
     let fingerprint = seed.fingerprint();
     let dir = &options.data_dir;
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
-        path: dir.clone(),
-        source: source.into(),
-    })?;
     let manifest = Manifest::read(dir)?;
-    let store = Store::open_with_read_cache(dir, options.cache_bytes, options.read_cache_bytes)?;
+    let open = || data_dir.open(options);
+    if options.reseed {
+        // The store's contents are replaced whatever they are: read and check the seed
+        // before opening the store at all, since sled rewrites files (a snapshot, the
+        // log's tail) merely by opening a store, and a refused seed must leave it as it
+        // was. That a store in use elsewhere is refused need not wait for the seed.
+        Store::check_unlocked(dir)?;
+        let (sorted, seed_hash) = read_seed(seed, dir)?;
+        return write(open()?, sorted, seed_hash, &fingerprint, dir);
+    }
+    let store = open()?;
     let damaged = |reason: String| {
         AppError::Store(StoreError::Damaged {
             path: dir.clone(),
@@ -109,7 +245,6 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
     // The seed's hash when the store holds this seed already; `None` when it must be
     // imported.
     let checked_hash: Option<String> = match (store.state()?, &manifest) {
-        _ if options.reseed => None,
         (StoreState::Empty, None) => None,
         (StoreState::Incomplete, None) => {
             tracing::warn!(data_dir = %dir.display(), "found an unfinished import; importing again");
@@ -175,36 +310,61 @@ pub fn open_store(options: &Options) -> Result<Opened, AppError> {
             Some(current)
         }
     };
-    let import_error = |source| AppError::Import {
-        data_dir: dir.clone(),
-        source,
-    };
-    let (imported, seed_hash) = match checked_hash {
-        Some(seed_hash) => (None, seed_hash),
+    match checked_hash {
+        Some(seed_hash) => Ok(Opened {
+            store,
+            imported: None,
+            seed_hash,
+        }),
         None => {
-            // The importer writes nothing until `finish`, and `read` fails before that
-            // on any problem: an invalid seed changes nothing.
-            let importer = store.importer().map_err(import_error)?;
-            let (seed_hash, importer) = read_into(&seed, importer);
-            let seed_hash = seed_hash?;
-            let summary = importer.finish(&seed_hash).map_err(import_error)?;
-            store
-                .remember_seed_fingerprint(&fingerprint)
-                .map_err(import_error)?;
-            (Some(summary), seed_hash)
+            let (sorted, seed_hash) = read_seed(seed, dir)?;
+            write(store, sorted, seed_hash, &fingerprint, dir)
         }
-    };
+    }
+}
+
+fn import_error(data_dir: &Path) -> impl Fn(StoreError) -> AppError + '_ {
+    |source| AppError::Import {
+        data_dir: data_dir.to_owned(),
+        source,
+    }
+}
+
+/// Reads and checks the seed into an importer spooling in `dir`, and sorts what it took
+/// in: everything of an import but its writes, so any problem with the seed is found
+/// before the store is touched. The seed's problems come first; then the importer's.
+fn read_seed(seed: &SeedSource, dir: &Path) -> Result<(Sorted, String), AppError> {
+    let mut importer = Importer::new(dir).map_err(import_error(dir))?;
+    let seed_hash = read_into(seed, &mut importer)?;
+    let sorted = importer.sort().map_err(import_error(dir))?;
+    Ok((sorted, seed_hash))
+}
+
+/// Writes a sorted import into `store` and remembers the seed's fingerprint.
+fn write(
+    store: Store,
+    sorted: Sorted,
+    seed_hash: String,
+    fingerprint: &str,
+    dir: &Path,
+) -> Result<Opened, AppError> {
+    let summary = sorted
+        .write(&store, &seed_hash)
+        .map_err(import_error(dir))?;
+    store
+        .remember_seed_fingerprint(fingerprint)
+        .map_err(import_error(dir))?;
     Ok(Opened {
         store,
-        imported,
+        imported: Some(summary),
         seed_hash,
     })
 }
 
 /// The importer, as the seed reader's sink.
-struct Importing<'i, 's>(&'i mut Importer<'s>);
+struct Importing<'i>(&'i mut Importer);
 
-impl Sink<Prepared> for Importing<'_, '_> {
+impl Sink<Prepared> for Importing<'_> {
     fn look_ahead<'p>(&mut self, prepared: impl Iterator<Item = &'p Prepared>) {
         self.0.look_ahead(prepared);
     }
@@ -228,11 +388,8 @@ impl Sink<Prepared> for Importing<'_, '_> {
 /// Reads the seed into the importer. The seed reader parses on every core, and there
 /// prepares each record for the import (encodes it, works out its sort key and search
 /// tokens); it hands the records on here, in order, as they are checked. Returns the
-/// seed's hash (or its problems) and the importer.
-fn read_into<'s>(
-    seed: &SeedSource,
-    mut importer: Importer<'s>,
-) -> (Result<String, SeedError>, Importer<'s>) {
+/// seed's hash, or its problems.
+fn read_into(seed: &SeedSource, importer: &mut Importer) -> Result<String, SeedError> {
     let started = std::time::Instant::now();
     let prepare = |record: &SeedRecord| match record {
         SeedRecord::Country(record) => Prepared::of(record),
@@ -242,7 +399,7 @@ fn read_into<'s>(
         SeedRecord::Facility(record) => Prepared::of(record),
         SeedRecord::Incident(record) => Prepared::of(record),
     };
-    let hash = seed.read_to(prepare, Importing(&mut importer));
+    let hash = seed.read_to(prepare, Importing(importer));
     tracing::debug!(elapsed = ?started.elapsed(), "read the seed");
-    (hash, importer)
+    hash
 }

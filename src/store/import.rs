@@ -1,11 +1,13 @@
 //! The import: writes a seed's records and every index, crash-safely, in bounded memory.
 //!
-//! Records arrive one at a time (`Importer::add`, straight from the seed reader) and
-//! nothing is written to the store until `Importer::finish`, so an invalid seed changes
-//! nothing. Meanwhile each record's encoded value goes to a spool file in the data
-//! directory and only compact facts stay in memory: ids and sort keys in byte arenas,
-//! relationships as pairs of record numbers, search postings as numbers. `finish` sorts
-//! those numbers and writes every tree in key order through `packed::Writer`, which is
+//! Records arrive one at a time (`Importer::add`, straight from the seed reader). The
+//! importer holds no store: it is handed one only to write (`Sorted::write`), after the
+//! seed was read and checked, so an invalid seed changes nothing, and `app` need not even
+//! open the store before the seed is known to be good. Meanwhile each record's encoded
+//! value goes to a spool, a file without a name in the data directory (`Spool`), and only
+//! compact facts stay in memory: ids and sort keys in byte arenas, relationships as pairs
+//! of record numbers, search postings as numbers. `Importer::sort` sorts those numbers
+//! and `Sorted::write` writes every tree in key order through `packed::Writer`, which is
 //! what sled writes fastest, reading the values back from the spool.
 //!
 //! Crash safety: the completion marker (format version and seed hash in `meta`) is
@@ -17,7 +19,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::hash::BuildHasherDefault;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::model::{
     Actor, Agreement, Country, Dataset, Facility, Incident, Organization, Person, RecordKind,
@@ -37,9 +39,14 @@ use crate::arena::{Arena, ArenaIndex, FxHasher, GATHER};
 /// no longer than no throttle; 16 it is.
 const FLUSH_EVERY_BYTES: u64 = 16 << 20;
 
-/// The spool's name in the data directory; a crashed import may leave it behind, and the
-/// next one truncates it.
-const SPOOL_FILE: &str = "import.spool";
+/// The name the spool had before it had none. A crashed import of an earlier version may
+/// have left it behind; the next import that writes removes it.
+const OLD_SPOOL_FILE: &str = "import.spool";
+
+/// Whether `name` is a spool's: `Spool`'s named kind, or `OLD_SPOOL_FILE`.
+pub(super) fn is_spool_file(name: &str) -> bool {
+    name == OLD_SPOOL_FILE || (name.starts_with("import.") && name.ends_with(".spool"))
+}
 
 /// What an import wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,37 +68,14 @@ impl Store {
         dataset.agreements.iter().for_each(|r| importer.add(r));
         dataset.facilities.iter().for_each(|r| importer.add(r));
         dataset.incidents.iter().for_each(|r| importer.add(r));
-        importer.finish(seed_hash)
+        importer.finish(self, seed_hash)
     }
 
-    /// An import into this store, to be fed records one by one. Nothing changes in the
-    /// store until `finish`; dropping the importer leaves the store as it was.
-    pub fn importer(&self) -> Result<Importer<'_>, StoreError> {
-        let path = self.inner.path.join(SPOOL_FILE);
-        let spool = File::options()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|source| spool_error(&path, source))?;
-        Ok(Importer {
-            store: self,
-            spool_path: path,
-            spool: BufWriter::with_capacity(1 << 20, spool),
-            spool_len: 0,
-            tables: Default::default(),
-            pairs: HashMap::default(),
-            pending: Vec::new(),
-            pending_targets: Arena::default(),
-            tokens: ArenaIndex::default(),
-            ahead: Vec::new(),
-            token_text: Arena::default(),
-            postings: Blocks::default(),
-            codes: Vec::new(),
-            throttle: packed::Throttle::new(self.inner.db.clone(), FLUSH_EVERY_BYTES),
-            error: None,
-        })
+    /// An import into this store, to be fed records one by one, its spool in the store's
+    /// directory. Nothing changes in the store until `finish`; dropping the importer
+    /// leaves the store as it was.
+    pub fn importer(&self) -> Result<Importer, StoreError> {
+        Importer::new(&self.inner.path)
     }
 
     /// Every tree but `meta`.
@@ -380,11 +364,72 @@ impl Iterator for Merged<'_> {
     }
 }
 
+/// The import's scratch file: records' encoded values in arrival order, read back by
+/// `Sorted::write`. Where the system allows it, it never has a name (Linux's `O_TMPFILE`)
+/// or loses it the moment it is created, so that whatever ends the import (a refused
+/// seed, an error, a kill) leaves nothing of it in the data directory; where it must keep
+/// a name, dropping the spool removes it.
+struct Spool {
+    /// What errors name: the directory, or the file while it has a name.
+    path: PathBuf,
+    file: BufWriter<File>,
+    /// The file's name while it has one.
+    named: Option<PathBuf>,
+}
+
+impl Spool {
+    fn new(dir: &Path) -> Result<Spool, StoreError> {
+        let file = |file: File, path: PathBuf, named| Spool {
+            path,
+            file: BufWriter::with_capacity(1 << 20, file),
+            named,
+        };
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Not every file system takes O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels):
+            // those get a named file.
+            if let Ok(nameless) = File::options()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_TMPFILE)
+                .mode(0o600)
+                .open(dir)
+            {
+                return Ok(file(nameless, dir.to_owned(), None));
+            }
+        }
+        // The process id keeps another process's spool (a store open elsewhere fails
+        // later, on sled's lock) and an old version's `import.spool` out of the way.
+        let path = dir.join(format!("import.{}.spool", std::process::id()));
+        let named = File::options()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|source| spool_error(&path, source))?;
+        // An open file outlives its name on Unix; elsewhere `Drop` removes it.
+        if cfg!(unix) && std::fs::remove_file(&path).is_ok() {
+            return Ok(file(named, dir.to_owned(), None));
+        }
+        Ok(file(named, path.clone(), Some(path)))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Some(path) = self.named.take() {
+            if let Err(error) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), %error, "cannot remove the import spool");
+            }
+        }
+    }
+}
+
 /// An import in progress; see the module documentation.
-pub struct Importer<'s> {
-    store: &'s Store,
-    spool_path: PathBuf,
-    spool: BufWriter<File>,
+pub struct Importer {
+    spool: Spool,
     spool_len: u64,
     tables: [Table; 6],
     /// Forward relationships as `owner number << 32 | linked number`.
@@ -392,7 +437,7 @@ pub struct Importer<'s> {
     /// one of two dozen values the code names, never a client's.
     pairs: HashMap<Link, Blocks, BuildHasherDefault<FxHasher>>,
     /// Links the caller did not resolve (an agreement naming a facility, which comes
-    /// later), resolved in `finish`: `(link, owner number)`, and the target ids, in the
+    /// later), resolved in `sort`: `(link, owner number)`, and the target ids, in the
     /// same order.
     pending: Vec<(Link, u32)>,
     pending_targets: Arena,
@@ -404,8 +449,6 @@ pub struct Importer<'s> {
     /// `token number << 32 | kind index << 29 | record number`.
     postings: Blocks,
     codes: Vec<(String, u32)>,
-    /// Holds the tree writers back while sled's unwritten buffers pile up.
-    throttle: packed::Throttle,
     error: Option<StoreError>,
 }
 
@@ -487,7 +530,27 @@ impl Prepared {
     }
 }
 
-impl Importer<'_> {
+impl Importer {
+    /// An import to be fed records one by one and written into a store by `finish`, its
+    /// spool in `dir` (the data directory: the spool is as large as the records, and
+    /// belongs on the store's disk). Creates nothing there that outlives the importer.
+    pub fn new(dir: &Path) -> Result<Importer, StoreError> {
+        Ok(Importer {
+            spool: Spool::new(dir)?,
+            spool_len: 0,
+            tables: Default::default(),
+            pairs: HashMap::default(),
+            pending: Vec::new(),
+            pending_targets: Arena::default(),
+            tokens: ArenaIndex::default(),
+            ahead: Vec::new(),
+            token_text: Arena::default(),
+            postings: Blocks::default(),
+            codes: Vec::new(),
+            error: None,
+        })
+    }
+
     /// Takes in one record. Its references may name records that come later.
     pub fn add<R: Record + Linked>(&mut self, record: &R) {
         self.add_prepared(record, &Prepared::of(record), &|_, _| None);
@@ -508,7 +571,7 @@ impl Importer<'_> {
     /// `add`, for a record whose `Prepared::of` was worked out already. `known` gives
     /// the number of a record added earlier, by kind and id, or `None`: the importer
     /// numbers each kind's records from 0 in the order they are added. The links it
-    /// does not resolve are looked up in `finish`.
+    /// does not resolve are looked up in `sort`.
     pub fn add_prepared<R: Record + Linked>(
         &mut self,
         record: &R,
@@ -539,8 +602,9 @@ impl Importer<'_> {
                 source: source.clone(),
             })?;
         self.spool
+            .file
             .write_all(value)
-            .map_err(|source| spool_error(&self.spool_path, source))?;
+            .map_err(|source| spool_error(&self.spool.path, source))?;
         let table = &mut self.tables[kind];
         let number = table.ids.push(record.id().as_bytes());
         if number >= MAX_RECORDS_PER_KIND {
@@ -568,7 +632,7 @@ impl Importer<'_> {
             let target_kind = link.ends().1;
             let targets = &self.tables[kind_index(target_kind)].ids;
             // A number past the records added would be the caller's mistake: looked up
-            // again in `finish`, where a missing record is an error.
+            // again in `sort`, where a missing record is an error.
             match known(target_kind, target).filter(|&linked| linked < targets.len() as u32) {
                 Some(linked) => {
                     debug_assert_eq!(targets.get(linked), target.as_bytes(), "{link:?}");
@@ -612,8 +676,16 @@ impl Importer<'_> {
         Ok(())
     }
 
-    /// Writes everything taken in, replacing the store's contents, tagged `seed_hash`.
-    pub fn finish(mut self, seed_hash: &str) -> Result<ImportSummary, StoreError> {
+    /// Writes everything taken in into `store`, replacing its contents, tagged
+    /// `seed_hash`: `sort`, then `Sorted::write`.
+    pub fn finish(self, store: &Store, seed_hash: &str) -> Result<ImportSummary, StoreError> {
+        self.sort()?.write(store, seed_hash)
+    }
+
+    /// Everything the import does before it writes: fails on any record it could not take
+    /// in, or a link to a record that never came; sorts ids and sort keys. Touches no
+    /// store, so a caller may open the store only once this succeeded.
+    pub fn sort(mut self) -> Result<Sorted, StoreError> {
         if let Some(error) = self.error.take() {
             return Err(error);
         }
@@ -629,8 +701,9 @@ impl Importer<'_> {
             "read the seed; writing"
         );
         self.spool
+            .file
             .flush()
-            .map_err(|source| spool_error(&self.spool_path, source))?;
+            .map_err(|source| spool_error(&self.spool.path, source))?;
         let started = std::time::Instant::now();
         // The token index is only needed while reading: free it before sorting.
         self.tokens = ArenaIndex::default();
@@ -656,12 +729,54 @@ impl Importer<'_> {
             table.sort_keys = Arena::default();
         }
         tracing::debug!(elapsed = ?started.elapsed(), "sorted ids and sort keys; looked up later links");
-        let store = self.store;
+        Ok(Sorted {
+            importer: self,
+            orders,
+            started,
+        })
+    }
+}
+
+/// An import read and sorted (`Importer::sort`), ready to be written.
+pub struct Sorted {
+    importer: Importer,
+    orders: Vec<Orders>,
+    /// When the sorting began, for the debug log's timings.
+    started: std::time::Instant,
+}
+
+/// Where `Sorted::write` writes: the store, and what holds its tree writers back while
+/// sled's unwritten buffers pile up.
+struct Target<'s> {
+    store: &'s Store,
+    throttle: packed::Throttle,
+}
+
+impl Sorted {
+    /// Writes everything taken in into `store`, replacing its contents, tagged
+    /// `seed_hash`.
+    pub fn write(self, store: &Store, seed_hash: &str) -> Result<ImportSummary, StoreError> {
+        let Sorted {
+            mut importer,
+            orders,
+            started,
+        } = self;
+        let to = Target {
+            store,
+            throttle: packed::Throttle::new(store.inner.db.clone(), FLUSH_EVERY_BYTES),
+        };
         let inner = &store.inner;
         let _changing = store.changing();
         // From here until the end, neither the manifest nor the marker claims a finished
         // import, so a crash leaves a store that the next start imports again.
         Manifest::remove(&inner.path)?;
+        // An earlier version's spool, left by a crash: the directory changes now anyway.
+        match std::fs::remove_file(inner.path.join(OLD_SPOOL_FILE)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(%error, "cannot remove an old import spool");
+            }
+            _ => {}
+        }
         inner
             .meta
             .clear()
@@ -679,15 +794,14 @@ impl Importer<'_> {
             .flat_map(|kind| [Job::Records(kind), Job::Orders(kind)])
             .collect();
         jobs.extend(
-            std::mem::take(&mut self.pairs)
+            std::mem::take(&mut importer.pairs)
                 .into_iter()
                 .map(|(link, pairs)| Job::Links(link, pairs)),
         );
-        jobs.push(Job::Search(std::mem::take(&mut self.postings)));
+        jobs.push(Job::Search(std::mem::take(&mut importer.postings)));
         jobs.sort_by_key(|job| job.cost(&orders));
         let queue = std::sync::Mutex::new(jobs);
-        let this = &self;
-        let orders = &orders;
+        let (this, to, orders) = (&importer, &to, &orders);
         let work = || -> Result<Totals, StoreError> {
             let mut totals = Totals::default();
             loop {
@@ -701,10 +815,12 @@ impl Importer<'_> {
                 };
                 let name = job.name();
                 let result = match job {
-                    Job::Records(kind) => this.write_records(kind, orders, &mut totals),
-                    Job::Orders(kind) => this.write_orders(kind, orders, &mut totals),
-                    Job::Links(link, pairs) => this.write_links(link, pairs, orders, &mut totals),
-                    Job::Search(postings) => this.write_search(postings, orders, &mut totals),
+                    Job::Records(kind) => this.write_records(to, kind, orders, &mut totals),
+                    Job::Orders(kind) => this.write_orders(to, kind, orders, &mut totals),
+                    Job::Links(link, pairs) => {
+                        this.write_links(to, link, pairs, orders, &mut totals)
+                    }
+                    Job::Search(postings) => this.write_search(to, postings, orders, &mut totals),
                 };
                 if let Err(error) = result {
                     // Stop the other worker too: the import failed.
@@ -727,7 +843,7 @@ impl Importer<'_> {
         let mut totals = first?;
         totals.absorb(second?);
         let countries = &orders[kind_index(RecordKind::Country)];
-        for (code, number) in &self.codes {
+        for (code, number) in &importer.codes {
             let id = countries.ids.get(countries.id_rank[*number as usize]);
             let key = keys::country_code_key(code);
             inner
@@ -753,14 +869,11 @@ impl Importer<'_> {
         store.flush()?;
         tracing::debug!(
             elapsed = ?started.elapsed(),
-            waits_for_the_disk = self.throttle.flushes(),
+            waits_for_the_disk = to.throttle.flushes(),
             "wrote counts and flushed"
         );
-        drop(self.spool);
-        // The spool is scratch: failing to remove it loses nothing.
-        if let Err(error) = std::fs::remove_file(&self.spool_path) {
-            tracing::warn!(path = %self.spool_path.display(), %error, "cannot remove the import spool");
-        }
+        // The spool is scratch: freed (or, with a name, removed) before the marker.
+        drop(importer);
 
         let (records, index_entries) = (totals.records, totals.index_entries);
         let mut marker = sled::Batch::default();
@@ -792,9 +905,13 @@ impl Importer<'_> {
             logical_bytes: totals.logical_bytes,
         })
     }
+}
 
+/// The tree writers of `Sorted::write`, each reading what the importer took in.
+impl Importer {
     fn write_records(
         &self,
+        to: &Target<'_>,
         kind: RecordKind,
         orders: &[Orders],
         totals: &mut Totals,
@@ -802,8 +919,7 @@ impl Importer<'_> {
         let index = kind_index(kind);
         let name = keys::record_tree(kind);
         let (table, order) = (&self.tables[index], &orders[index]);
-        let mut writer =
-            packed::Writer::throttled(&self.store.inner.records[&kind], &self.throttle);
+        let mut writer = packed::Writer::throttled(&to.store.inner.records[&kind], &to.throttle);
         let mut reader = SpoolReader::default();
         let mut first_rank = 0;
         while first_rank < order.len() {
@@ -823,8 +939,8 @@ impl Importer<'_> {
                 window.push(extent);
             }
             reader
-                .read(self.spool.get_ref(), &window)
-                .map_err(|source| spool_error(&self.spool_path, source))?;
+                .read(self.spool.file.get_ref(), &window)
+                .map_err(|source| spool_error(&self.spool.path, source))?;
             for slot in 0..window.len() {
                 writer
                     .push(order.ids.get((first_rank + slot) as u32), reader.get(slot))
@@ -842,13 +958,14 @@ impl Importer<'_> {
 
     fn write_orders(
         &self,
+        to: &Target<'_>,
         kind: RecordKind,
         orders: &[Orders],
         totals: &mut Totals,
     ) -> Result<(), StoreError> {
         let name = keys::order_tree(kind);
         let order = &orders[kind_index(kind)];
-        let mut writer = packed::Writer::throttled(&self.store.inner.orders[&kind], &self.throttle);
+        let mut writer = packed::Writer::throttled(&to.store.inner.orders[&kind], &to.throttle);
         for rank in 0..order.len() as u32 {
             writer
                 .push(order.sort_keys.get(rank), &[])
@@ -865,6 +982,7 @@ impl Importer<'_> {
     /// Both directions of one relationship, deduplicated, with the counts of long lists.
     fn write_links(
         &self,
+        to: &Target<'_>,
         link: Link,
         mut pairs: Blocks,
         orders: &[Orders],
@@ -889,10 +1007,11 @@ impl Importer<'_> {
                 | u64::from(linked_orders.sort_rank[linked]);
         });
         pairs.sort();
-        self.write_link_tree(link, &pairs, owner_orders, linked_orders, totals)?;
+        self.write_link_tree(to, link, &pairs, owner_orders, linked_orders, totals)?;
         drop(pairs);
         reverse.sort();
         self.write_link_tree(
+            to,
             link.reverse(),
             &reverse,
             linked_orders,
@@ -903,6 +1022,7 @@ impl Importer<'_> {
 
     fn write_link_tree(
         &self,
+        to: &Target<'_>,
         link: Link,
         pairs: &Blocks,
         owner_orders: &Orders,
@@ -910,7 +1030,7 @@ impl Importer<'_> {
         totals: &mut Totals,
     ) -> Result<(), StoreError> {
         let name = link.tree();
-        let mut writer = packed::Writer::throttled(&self.store.inner.links[&link], &self.throttle);
+        let mut writer = packed::Writer::throttled(&to.store.inner.links[&link], &to.throttle);
         let mut key = Vec::new();
         let mut runs = Runs::default();
         let count_key =
@@ -963,6 +1083,7 @@ impl Importer<'_> {
 
     fn write_search(
         &self,
+        to: &Target<'_>,
         mut postings: Blocks,
         orders: &[Orders],
         totals: &mut Totals,
@@ -985,7 +1106,7 @@ impl Importer<'_> {
         });
         drop(token_rank);
         postings.sort();
-        let mut writer = packed::Writer::throttled(&self.store.inner.search, &self.throttle);
+        let mut writer = packed::Writer::throttled(&to.store.inner.search, &to.throttle);
         let mut key = Vec::new();
         let mut runs = Runs::default();
         let count_key = |token: u32| {
@@ -1305,11 +1426,11 @@ mod tests {
         let store = Store::open(dir.path(), 8 << 20).expect("opens");
         let mut importer = store.importer().expect("starts");
         importer.add(&agreement("first", &[]));
-        importer.finish("one").expect("imports");
+        importer.finish(&store, "one").expect("imports");
 
         let mut importer = store.importer().expect("starts");
         importer.add(&agreement("second", &["nowhere"]));
-        let error = importer.finish("two").expect_err("a dangling link");
+        let error = importer.finish(&store, "two").expect_err("a dangling link");
         assert!(
             matches!(&error, StoreError::Dangling { id, .. } if id == "nowhere"),
             "{error}"
@@ -1320,6 +1441,30 @@ mod tests {
         assert!(
             matches!(store.state().expect("reads"), StoreState::Ready { seed_hash, .. } if seed_hash == "one")
         );
+    }
+
+    #[test]
+    fn the_spool_has_no_name_in_the_directory_and_the_import_reads_it_back() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let names = || std::fs::read_dir(dir.path()).expect("lists").count();
+        let mut importer = Importer::new(dir.path()).expect("starts");
+        importer.add(&agreement("first", &[]));
+        importer.add(&Agreement {
+            title: "read back".to_owned(),
+            ..Agreement::bare("second")
+        });
+        importer.spool.file.flush().expect("flushes");
+        assert!(importer.spool_len > 0);
+        // Dropped here, or killed, the import would leave nothing in the directory.
+        assert_eq!(names(), 0, "the spool has a name");
+        let sorted = importer.sort().expect("sorts");
+        assert_eq!(names(), 0);
+
+        // The records written come back from the nameless spool.
+        let store = Store::open(&dir.path().join("store"), 8 << 20).expect("opens");
+        sorted.write(&store, "one").expect("imports");
+        let second = store.get::<Agreement>("second").expect("reads");
+        assert_eq!(second.expect("imported").title, "read back");
     }
 
     #[test]

@@ -11,6 +11,12 @@ use super::StoreError;
 
 const FILE_NAME: &str = "kyrgyz-relations.manifest.json";
 
+/// Whether `name` is the manifest's, or its temporary copy's (`Manifest::write`).
+pub(super) fn is_manifest_file(name: &str) -> bool {
+    name.strip_prefix(FILE_NAME)
+        .is_some_and(|rest| rest.is_empty() || rest == ".tmp")
+}
+
 /// What a finished import wrote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

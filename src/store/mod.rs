@@ -27,7 +27,7 @@ use crate::model::{Agreement, Country, Facility, Incident, Organization, Person,
 pub use cache::ReadCacheUsage;
 use cache::{Cached, ReadCache};
 pub use codec::CodecError;
-pub use import::{ImportSummary, Importer, Prepared};
+pub use import::{ImportSummary, Importer, Prepared, Sorted};
 pub use keys::Link;
 use keys::SortKey;
 pub use manifest::Manifest;
@@ -73,7 +73,7 @@ pub enum StoreError {
         key: String,
         reason: &'static str,
     },
-    #[error("the import's spool file {path}: {source}")]
+    #[error("the import's spool (in {path}): {source}")]
     Spool {
         path: PathBuf,
         source: std::io::Error,
@@ -396,6 +396,32 @@ impl Store {
         Ok(Store {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Fails with `Locked` when another process has the store in `dir` open, without
+    /// opening it: sled rewrites some of its files merely by opening a store, and a start
+    /// that may yet be refused (its seed read after this) must leave them as they were.
+    /// sled locks its `db` file with `flock` (through fs2) on Linux and macOS; a
+    /// directory without one holds no store to lock. The real test stays `open`'s: this
+    /// one only spares reading a whole seed to learn the directory is in use.
+    pub fn check_unlocked(dir: &Path) -> Result<(), StoreError> {
+        #[cfg(any(target_os = "linux", target_os = "macos"))]
+        {
+            use std::os::fd::AsRawFd;
+            let Ok(db) = std::fs::File::open(dir.join("db")) else {
+                return Ok(());
+            };
+            // SAFETY: flock takes a descriptor `db` keeps open and plain flags. The lock,
+            // if it was granted, goes with `db`.
+            let refused =
+                unsafe { libc::flock(db.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0;
+            if refused && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock {
+                return Err(StoreError::Locked {
+                    path: dir.to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The directory the store lives in.
@@ -770,6 +796,19 @@ impl Store {
             .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
             .map(u64::from_be_bytes))
     }
+}
+
+/// Whether an entry of a data directory named `name` is one a store puts there: sled's
+/// files (`conf`, `db`, `blobs`, `snap.*`), the manifest or its temporary copy, or an
+/// import's spool. What else a data directory holds is someone else's.
+pub fn is_store_file(name: &std::ffi::OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    matches!(name, "conf" | "db" | "blobs")
+        || name.starts_with("snap.")
+        || manifest::is_manifest_file(name)
+        || import::is_spool_file(name)
 }
 
 /// The key of `list`'s count in `counts` (stored for lists longer than a chunk).

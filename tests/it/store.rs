@@ -454,3 +454,206 @@ fn reads_after_a_change_never_see_what_the_read_cache_held() {
     assert!(!listed(&store).contains(&incident.id));
     assert_eq!(store.count(&list).expect("counts"), count_before - 1);
 }
+
+/// A directory's every entry, recursively, by path under it: each file with its bytes,
+/// each directory with `None`. Shown as paths and sizes.
+#[derive(PartialEq, Eq)]
+struct Listing(std::collections::BTreeMap<std::path::PathBuf, Option<Vec<u8>>>);
+
+impl std::fmt::Debug for Listing {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = formatter.debug_map();
+        for (path, bytes) in &self.0 {
+            match bytes {
+                Some(bytes) => list.entry(path, &format!("{} bytes", bytes.len())),
+                None => list.entry(path, &"directory"),
+            };
+        }
+        list.finish()
+    }
+}
+
+fn listing(dir: &std::path::Path) -> Listing {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, into: &mut Listing) {
+        for entry in std::fs::read_dir(dir).expect("lists") {
+            let path = entry.expect("an entry").path();
+            let relative = path.strip_prefix(root).expect("under the root").to_owned();
+            if path.is_dir() {
+                into.0.insert(relative, None);
+                walk(root, &path, into);
+            } else {
+                let bytes = std::fs::read(&path).expect("reads");
+                into.0.insert(relative, Some(bytes));
+            }
+        }
+    }
+    let mut listed = Listing(Default::default());
+    walk(dir, dir, &mut listed);
+    listed
+}
+
+/// Seeds that are refused at different points of the import: before any record was
+/// taken, after all but the last file's, and at the very end of the reading, each with a
+/// word of the error it gives.
+fn broken_seeds() -> Vec<(&'static str, tempfile::TempDir, &'static str)> {
+    let invalid_json = seed_copy();
+    std::fs::write(invalid_json.path().join("countries.json"), "[{").expect("writes");
+    // Agreements come before facilities: a facility an agreement names is looked up
+    // only once every file was read.
+    let dangling_at_the_end = seed_copy();
+    edit_seed(
+        dangling_at_the_end.path(),
+        "agreements.json",
+        |agreements| {
+            record(agreements, "manas-lease")["facilities"] = serde_json::json!(["nowhere"]);
+        },
+    );
+    let last_record = seed_copy();
+    edit_seed(last_record.path(), "incidents.json", |incidents| {
+        let last = incidents
+            .as_array_mut()
+            .expect("an array")
+            .last_mut()
+            .expect("an incident");
+        last["countries"] = serde_json::json!(["atlantis"]);
+    });
+    vec![
+        (
+            "invalid JSON in the first file",
+            invalid_json,
+            "countries.json:",
+        ),
+        (
+            "a dangling reference found at the end",
+            dangling_at_the_end,
+            "nowhere",
+        ),
+        ("a bad last record", last_record, "atlantis"),
+    ]
+}
+
+/// Opens `data` with the seed in `seed`, expecting the seed to be refused with `word` in
+/// the error.
+fn assert_seed_refused(data: &std::path::Path, seed: &std::path::Path, reseed: bool, word: &str) {
+    let mut options = Options::new(data);
+    options.seed_dir = Some(seed.to_owned());
+    options.reseed = reseed;
+    match try_open(&options) {
+        Ok(_) => panic!("a broken seed was imported"),
+        Err(error @ AppError::Seed(_)) => assert!(error.to_string().contains(word), "{error}"),
+        Err(error) => panic!("refused, but not for its seed: {error}"),
+    }
+}
+
+#[test]
+fn a_refused_seed_does_not_create_the_data_directory() {
+    for (case, seed, word) in broken_seeds() {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let data = root.path().join("not/yet/data");
+        assert_seed_refused(&data, seed.path(), false, word);
+        // Neither the data directory nor the parents made for it are left.
+        assert_eq!(listing(root.path()), Listing(Default::default()), "{case}");
+    }
+}
+
+#[test]
+fn a_refused_seed_leaves_an_existing_data_directory_as_it_was() {
+    for (case, seed, word) in broken_seeds() {
+        let empty = tempfile::tempdir().expect("a temporary directory");
+        assert_seed_refused(empty.path(), seed.path(), false, word);
+        assert_eq!(listing(empty.path()), Listing(Default::default()), "{case}");
+
+        // Someone else's files: a refused start removes none of them.
+        let used = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(used.path().join("notes.txt"), "kept").expect("writes");
+        std::fs::create_dir(used.path().join("old")).expect("creates");
+        std::fs::write(used.path().join("old/conf"), "kept too").expect("writes");
+        let before = listing(used.path());
+        assert_seed_refused(used.path(), seed.path(), false, word);
+        assert_eq!(listing(used.path()), before, "{case}");
+    }
+}
+
+/// A served store, restarted with `--reseed` and a broken seed: sled rewrites files when
+/// it merely opens a store, so the store must not be opened before the seed is checked.
+#[test]
+fn a_refused_reseed_leaves_the_served_store_byte_for_byte() {
+    // Not opened again after its import: the first start after one is when sled writes.
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let imported = open(&Options::new(data.path())).imported;
+    let records = imported.expect("the first start imports").records;
+    // What this process's sled still holds of the store is written before the lock goes.
+    retry_locked(|| Store::check_unlocked(data.path()));
+    let before = listing(data.path());
+    for (case, seed, word) in broken_seeds() {
+        assert_seed_refused(data.path(), seed.path(), true, word);
+        assert_eq!(listing(data.path()), before, "{case}");
+    }
+
+    let reopened = open(&Options::new(data.path()));
+    assert!(reopened.imported.is_none(), "the store was imported again");
+    assert_eq!(total(&reopened.store), records);
+    assert_eq!(
+        reopened.store.verify().expect("verifies"),
+        Vec::<String>::new()
+    );
+}
+
+/// The seed passes every check, but the import cannot take a record of 16 MiB (its
+/// spool's limit): the import fails after reading the whole seed, in `Importer::sort`,
+/// still before anything is written or the store opened.
+#[test]
+fn an_import_that_fails_after_the_seed_was_read_leaves_nothing_behind() {
+    let seed = seed_copy();
+    edit_seed(seed.path(), "incidents.json", |incidents| {
+        let last = incidents
+            .as_array_mut()
+            .expect("an array")
+            .last_mut()
+            .expect("an incident");
+        last["summary"] = "a".repeat(16 << 20).into();
+    });
+    let refused = |data: &std::path::Path, reseed: bool| {
+        let mut options = Options::new(data);
+        options.seed_dir = Some(seed.path().to_owned());
+        options.reseed = reseed;
+        match try_open(&options) {
+            Err(error @ AppError::Import { .. }) => {
+                assert!(error.to_string().contains("cannot hold more"), "{error}")
+            }
+            Err(error) => panic!("refused, but not by the import: {error}"),
+            Ok(_) => panic!("a record larger than the spool allows was imported"),
+        }
+    };
+
+    let root = tempfile::tempdir().expect("a temporary directory");
+    refused(&root.path().join("data"), false);
+    assert_eq!(listing(root.path()), Listing(Default::default()));
+
+    let data = seeded_dir();
+    retry_locked(|| Store::check_unlocked(data.path()));
+    let before = listing(data.path());
+    refused(data.path(), true);
+    assert_eq!(listing(data.path()), before);
+}
+
+/// A store in use by another process is refused before a `--reseed`'s seed is read: the
+/// error is the lock, not the broken seed, and the directory keeps every file.
+#[test]
+fn a_reseed_of_a_store_in_use_is_refused_before_reading_the_seed() {
+    let data = seeded_dir();
+    let held = retry_locked(|| Store::open(data.path(), 1 << 20));
+    let names = |dir: &std::path::Path| listing(dir).0.into_keys().collect::<Vec<_>>();
+    let before = names(data.path());
+    let (_, seed, _) = broken_seeds().remove(0);
+    let mut options = Options::new(data.path());
+    options.seed_dir = Some(seed.path().to_owned());
+    options.reseed = true;
+    let error = app::open_store(&options).err().expect("the lock holds");
+    assert!(
+        matches!(error, AppError::Store(StoreError::Locked { .. })),
+        "{error}"
+    );
+    assert_eq!(names(data.path()), before);
+    drop(held);
+}
