@@ -55,7 +55,7 @@ fn main() {
         match embedded_assets(&manifest_dir.join("graphiql"), &out_dir) {
             Ok(node_modules) => embedded_source(&node_modules),
             Err(reason) => {
-                println!("cargo:warning=GraphiQL will load from the CDN (unpkg.com) at the pinned versions, because {reason}. Install Node.js 18+ and npm (or let npm reach its registry) and rebuild (`touch build.rs`) to serve GraphiQL from the binary.");
+                println!("cargo:warning=GraphiQL will load from the CDN (unpkg.com) at the pinned versions, because {reason}. Install Node.js 20+ and npm (or let npm reach its registry) and rebuild (`touch build.rs`) to serve GraphiQL from the binary.");
                 cdn_source(&reason)
             }
         }

@@ -286,7 +286,7 @@ pub(super) async fn get_response(
     // hit needs no parse to know that GET may run it.
     let operation = match lookup {
         Lookup::Hit(_) => None,
-        _ => selected_operation_type(&request),
+        _ => state.executor.operation_type(&request),
     };
     if let Some(operation) = operation {
         if operation != OperationType::Query {
@@ -357,22 +357,6 @@ pub(super) fn persisted_query_refusal(
         HeaderValue::from_static(format.content_type()),
     );
     response
-}
-
-/// The type of the operation a request would run, when the document parses and names it
-/// unambiguously; execution reports every other case.
-pub(super) fn selected_operation_type(request: &async_graphql::Request) -> Option<OperationType> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    let mut operations = document.operations.iter();
-    match &request.operation_name {
-        Some(name) => operations
-            .find(|(operation_name, _)| operation_name.is_some_and(|n| n.as_str() == name))
-            .map(|(_, operation)| operation.node.ty),
-        None => {
-            let (_, operation) = operations.next()?;
-            operations.next().is_none().then_some(operation.node.ty)
-        }
-    }
 }
 
 impl GetParams {

@@ -7,12 +7,14 @@ use async_graphql::{Context, Enum, Object, ID};
 use super::country::Country;
 use super::facility::{facility_filter, Facility, FacilityKind};
 use super::incident::{incident_filter, Incident, IncidentKind};
+use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
+use super::serial::{Serial, SerialBoxed, Serials};
 use super::values::{
-    bounds, date, quantity, sources, Certainty, DateBounds, DateFilter, DateMatch, IncidentOrder,
-    Money, NameOrder, PartialDate, Quantity, SourceRef,
+    bounds, date, money, quantity, sources, Certainty, DateBounds, DateFilter, DateMatch,
+    IncidentOrder, Money, NameOrder, PartialDate, Quantity, SourceRef,
 };
-use super::{all_of, country_id_by_code, internal, list_page, store, Filter, Predicate, Result};
+use super::{all_of, country_id_by_code, list_page, store, Filter, Predicate, Result};
 use crate::model::{self, DateWindow, RecordKind};
 use crate::store::{Link, List, Store};
 
@@ -113,8 +115,8 @@ impl Agreement {
     }
 
     /// The bounds and precision of `signed`.
-    async fn signed_bounds(&self) -> Option<DateBounds> {
-        bounds(&self.0.signed)
+    async fn signed_bounds(&self, ctx: &Context<'_>) -> Option<Serial<DateBounds>> {
+        bounds(ctx, &self.0.signed)
     }
 
     /// When it entered into force; null when the source does not say.
@@ -134,13 +136,13 @@ impl Agreement {
     }
 
     /// The term in years, such as 15 for a 15-year extension; null when not stated.
-    async fn term_years(&self) -> Option<Quantity> {
-        quantity(&self.0.term_years)
+    async fn term_years(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.term_years)
     }
 
     /// The debt the agreement deals with; null when none.
-    async fn debt(&self) -> Option<Money> {
-        self.0.debt.clone().map(Money)
+    async fn debt(&self, ctx: &Context<'_>) -> Option<Serial<Money>> {
+        money(ctx, self.0.debt.clone())
     }
 
     /// The fraction of `debt` written off, between 0 and 1 (0.4 for two-fifths); null
@@ -151,25 +153,28 @@ impl Agreement {
 
     /// The amount written off: `debt` times `debtWriteOffFraction`, approximate when
     /// the debt is; null unless both are known.
-    async fn debt_written_off(&self) -> Option<Money> {
+    async fn debt_written_off(&self, ctx: &Context<'_>) -> Option<Serial<Money>> {
         let (debt, fraction) = (self.0.debt.as_ref()?, self.0.debt_write_off_fraction?);
-        Some(Money(model::Money {
-            amount: (debt.amount * fraction).round(),
-            currency: debt.currency.clone(),
-            approximate: debt.approximate,
-        }))
+        money(
+            ctx,
+            Some(model::Money {
+                amount: (debt.amount * fraction).round(),
+                currency: debt.currency.clone(),
+                approximate: debt.approximate,
+            }),
+        )
     }
 
     /// The agreement this one extends or renews; null when none.
-    async fn extends(&self, ctx: &Context<'_>) -> Result<Option<Agreement>> {
+    async fn extends(&self, ctx: &Context<'_>) -> Result<Option<SerialBoxed<Agreement>>> {
         let Some(id) = &self.0.extends else {
             return Ok(None);
         };
-        Ok(store(ctx).get(id).map_err(internal)?.map(Agreement))
+        Ok(lookup(ctx, id, Agreement)?.map(SerialBoxed))
     }
 
     /// Where in the source these facts come from.
-    async fn sources(&self) -> Vec<SourceRef> {
+    async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
     }
 

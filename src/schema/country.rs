@@ -10,6 +10,7 @@ use super::incident::{incident_filter, Incident, IncidentKind};
 use super::organization::Membership;
 use super::person::Person;
 use super::relay::{global_id, Connection, PageArgs};
+use super::serial::Serials;
 use super::values::{
     sources, AgreementOrder, DateFilter, DateMatch, IncidentOrder, NameOrder, PartialDate,
     SourceRef,
@@ -56,7 +57,7 @@ impl Country {
     }
 
     /// Where in the source these facts come from.
-    async fn sources(&self) -> Vec<SourceRef> {
+    async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
     }
 

@@ -14,7 +14,7 @@ use async_graphql::{Request, Response};
 use bytes::Bytes;
 
 use super::hooks::PlainTwin;
-use super::limits::Limits;
+use super::limits::{self, Limits};
 use super::response_cache::{CacheKey, CacheUsage, ResponseCache};
 use super::AppSchema;
 use crate::store::Store;
@@ -29,8 +29,9 @@ use crate::store::Store;
 /// two requests with one key have the same tokens (see `normalize`), hence the same
 /// document, the same operation name and equal variables; the guard's bracket depth
 /// skips strings and comments, so it counts tokens too. The one check on the raw text is
-/// its length, which whitespace and comments change: `lookup` applies it first, so a
-/// padded copy of a cached query is refused exactly as it would be without the cache.
+/// its length, which whitespace and comments change. `lookup` runs the guard's checks
+/// before parsing (`limits::admit`, which `CacheKey::of` requires) first, so a padded
+/// copy of a cached query is refused exactly as it would be without the cache.
 #[derive(Clone)]
 pub struct Executor {
     schema: AppSchema,
@@ -41,8 +42,9 @@ pub struct Executor {
     store: Store,
     /// `None` when the cache is off: then no key is computed and nothing is looked up.
     cache: Option<Arc<ResponseCache>>,
-    /// The guard's bound on the raw text; see the type's documentation.
-    max_query_bytes: usize,
+    /// The guard's limits, whose checks before parsing a request passes before it is
+    /// looked up; see the type's documentation.
+    limits: Limits,
 }
 
 /// What the cache holds for a request, from `Executor::lookup`.
@@ -50,7 +52,7 @@ pub enum Lookup {
     /// The executor has no cache.
     Off,
     /// The request is not looked up: it has no key (see `response_cache::Uncacheable`) or
-    /// is longer than the guard admits.
+    /// the guard refuses it before parsing.
     Bypass,
     /// The stored body of the answer.
     Hit(Bytes),
@@ -81,11 +83,12 @@ pub struct Executed {
 pub enum Validation {
     /// Not at all: the answer came from the response cache.
     Skipped,
-    /// By async-graphql's strict rules: the first request for a document and operation,
-    /// one whose variables did not pass their check, and anything but a query.
+    /// By async-graphql's strict rules: a document not valid by every rule of the
+    /// specification (so that async-graphql words the refusal), a request whose variables
+    /// did not pass their check, and anything but a query.
     Strict,
-    /// Its document passed strict validation before; only its variables were checked
-    /// (see `validation`).
+    /// Its document is valid by every rule of the specification; only its variables were
+    /// checked (see `validation`).
     Fast,
 }
 
@@ -145,7 +148,7 @@ impl Executor {
             schema,
             store,
             cache,
-            max_query_bytes: limits.map_or(0, |limits| limits.max_query_bytes),
+            limits: limits.unwrap_or_default(),
         }
     }
 
@@ -182,10 +185,11 @@ impl Executor {
         let Some(cache) = &self.cache else {
             return Lookup::Off;
         };
-        if request.query.len() > self.max_query_bytes {
+        // Refused by the guard: execution refuses it in the schema's own words.
+        let Ok(text) = limits::admit(&request.query, &request.variables, &self.limits) else {
             return Lookup::Bypass;
-        }
-        let key = match CacheKey::of(request) {
+        };
+        let key = match CacheKey::of(text, request) {
             Ok(key) => key,
             Err(why) => {
                 tracing::debug!(%why, "the request cannot be cached");
@@ -257,20 +261,20 @@ impl Executor {
             .as_ref()
             .filter(|_| request.uploads.is_empty() && request.data.is_empty())
         else {
-            return self.respond_with_hooks(request, wants_types).await;
+            return self.respond_with_hooks(request, wants_types, None).await;
         };
         let held = match plain.parser.parse_held(&request.query, &request.variables) {
             Ok(held) => held,
             // Refused or malformed: the hooks word the error, in the schema's own way.
-            Err(_) => return self.respond_with_hooks(request, wants_types).await,
+            Err(_) => return self.respond_with_hooks(request, wants_types, None).await,
         };
         if !only_queries(held.document()) {
-            return self.respond_with_hooks(request, wants_types).await;
+            return self.respond_with_hooks(request, wants_types, None).await;
         }
-        // Validated fast when the document passed strict validation for this operation
-        // before and the variables pass their check (see `validation`).
+        // Validated fast when the document is valid by every rule of the specification
+        // and the variables pass their check (see `validation`).
         let operation_name = request.operation_name.clone();
-        let fast = held.is_validated(operation_name.as_deref())
+        let fast = held.is_valid()
             && plain.variables.all_valid(
                 held.document(),
                 operation_name.as_deref(),
@@ -284,12 +288,10 @@ impl Executor {
         let schema = if fast { &plain.fast } else { &plain.schema };
         let response = schema.execute(request).await;
         if response.errors.iter().any(|error| !error.path.is_empty()) {
-            // A field failed: its error and nulls are the hooks' to shape.
-            return self.respond_with_hooks(again, wants_types).await;
-        }
-        if !fast && response.errors.is_empty() {
-            // Answered without an error, so strict validation passed.
-            held.mark_validated(operation_name.as_deref());
+            // A field failed: its error and nulls are the hooks' to shape. Validated as the
+            // twin validated it (strict validation refuses some valid documents).
+            let hooked = fast.then_some(&plain.hooked_fast);
+            return self.respond_with_hooks(again, wants_types, hooked).await;
         }
         Responded {
             response,
@@ -302,31 +304,44 @@ impl Executor {
         }
     }
 
-    /// Executes `request` on the schema with its hooks, which record whether the
-    /// document holds only queries when `wants_types`.
-    async fn respond_with_hooks(&self, mut request: Request, wants_types: bool) -> Responded {
+    /// Executes `request` on the schema with its hooks (or on `hooked`, its twin that
+    /// validates fast), which record whether the document holds only queries when
+    /// `wants_types`.
+    async fn respond_with_hooks(
+        &self,
+        mut request: Request,
+        wants_types: bool,
+        hooked: Option<&AppSchema>,
+    ) -> Responded {
         let recorded = wants_types.then(|| {
             let recorded = Arc::new(OnlyQueries::default());
             request.data.insert(recorded.clone());
             recorded
         });
-        let response = self.schema.execute(request).await;
+        let response = hooked.unwrap_or(&self.schema).execute(request).await;
         let only_queries = recorded.is_some_and(|recorded| recorded.0.load(Ordering::Acquire));
         Responded {
             response,
             only_queries,
-            validation: Validation::Strict,
+            validation: if hooked.is_some() {
+                Validation::Fast
+            } else {
+                Validation::Strict
+            },
         }
     }
 
     /// The executed request's answer, stored when it may be.
     fn finish(&self, pending: Pending, responded: Responded) -> Result<Executed, ExecuteError> {
         let Responded {
-            response,
+            mut response,
             only_queries,
             validation,
         } = responded;
+        // The plain twin has no hooks to answer `{}` for a root that selects nothing.
+        super::field_errors::settle_empty_root(&mut response);
         if !response.errors.is_empty() {
+            code_client_errors(&mut response);
             return Ok(self.executed(Answer::Errors(response), pending.cache, false, validation));
         }
         let body = Bytes::from(serde_json::to_vec(&response)?);
@@ -344,6 +359,28 @@ impl Executor {
             }
         }
         Ok(self.executed(Answer::Body(body), pending.cache, stored, validation))
+    }
+
+    /// The type of the operation `request` would run, when its document passes the
+    /// guard, parses and names one operation unambiguously; `None` otherwise, and
+    /// executing the request then says why. Parsed through the guard (and the cache of
+    /// parsed documents), like every document.
+    pub fn operation_type(&self, request: &Request) -> Option<OperationType> {
+        let select = |document: &ExecutableDocument| {
+            selected_operation_type(document, request.operation_name.as_deref())
+        };
+        match &self.plain {
+            Some(plain) => {
+                let held = plain
+                    .parser
+                    .parse_held(&request.query, &request.variables)
+                    .ok()?;
+                select(held.document())
+            }
+            None => select(
+                &limits::parse_guarded(&request.query, &request.variables, &self.limits).ok()?,
+            ),
+        }
     }
 
     /// `lookup`, then `execute`.
@@ -405,6 +442,40 @@ struct OnlyQueries(AtomicBool);
 pub(super) fn record_operation_types(ctx: &ExtensionContext<'_>, document: &ExecutableDocument) {
     if let Some(recorded) = ctx.data_opt::<Arc<OnlyQueries>>() {
         recorded.0.store(only_queries(document), Ordering::Release);
+    }
+}
+
+/// The type of the operation named `name` in `document`, or of its only operation when no
+/// name is given.
+fn selected_operation_type(
+    document: &ExecutableDocument,
+    name: Option<&str>,
+) -> Option<OperationType> {
+    let mut operations = document.operations.iter();
+    match name {
+        Some(name) => operations
+            .find(|(operation_name, _)| operation_name.is_some_and(|n| n.as_str() == name))
+            .map(|(_, operation)| operation.node.ty),
+        None => {
+            let (_, operation) = operations.next()?;
+            operations.next().is_none().then_some(operation.node.ty)
+        }
+    }
+}
+
+/// Gives `BAD_USER_INPUT` to every error of `response` without a code. Our resolvers and
+/// the guard code each error they raise (`INTERNAL` for the server's failures); the ones
+/// left without are async-graphql's own, and all of those are about the request: a
+/// syntax error, a validation rule, a value that does not coerce to its type (a literal
+/// argument, a variable, a scalar such as `PartialDate`). Clients tell them apart from
+/// failures of the server by the code. The schema's hooks do the same, so the executor's
+/// answers are the schema's own.
+pub(super) fn code_client_errors(response: &mut Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
     }
 }
 

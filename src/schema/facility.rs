@@ -8,7 +8,9 @@ use super::agreement::{agreement_filter, Agreement, AgreementKind};
 use super::country::Country;
 use super::incident::{incident_filter, Incident, IncidentKind};
 use super::organization::Organization;
+use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
+use super::serial::{Serial, SerialBoxed, Serials};
 use super::values::{
     bounds, date, location, quantity, sources, AgreementOrder, Certainty, DateBounds, DateFilter,
     DateMatch, IncidentOrder, Location, NameOrder, PartialDate, Quantity, SourceRef,
@@ -128,17 +130,14 @@ impl Facility {
     }
 
     /// The country whose territory the facility lies on.
-    async fn host_country(&self, ctx: &Context<'_>) -> Result<Option<Country>> {
-        Ok(store(ctx)
-            .get(&self.0.host_country)
-            .map_err(internal)?
-            .map(Country))
+    async fn host_country(&self, ctx: &Context<'_>) -> Result<Option<Serial<Country>>> {
+        lookup(ctx, &self.0.host_country, Country)
     }
 
     /// Who operates the facility; null when no operator is recorded (as for a border).
-    async fn operator(&self, ctx: &Context<'_>) -> Result<Option<Operator>> {
+    async fn operator(&self, ctx: &Context<'_>) -> Result<Option<Serial<Operator>>> {
         let store = store(ctx);
-        Ok(match &self.0.operator {
+        let operator = match &self.0.operator {
             None => None,
             Some(Actor::Country(id)) => store
                 .get(id)
@@ -150,21 +149,22 @@ impl Facility {
                 .map_err(internal)?
                 .map(Organization)
                 .map(Operator::Organization),
-        })
+        };
+        Ok(operator.map(|operator| Serial::new(ctx, operator)))
     }
 
     /// The larger facility this one is part of, such as the border a sector belongs to;
     /// null when none.
-    async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+    async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<SerialBoxed<Facility>>> {
         let Some(id) = &self.0.part_of else {
             return Ok(None);
         };
-        Ok(store(ctx).get(id).map_err(internal)?.map(Facility))
+        Ok(lookup(ctx, id, Facility)?.map(SerialBoxed))
     }
 
     /// Where the facility is; null when not recorded.
-    async fn location(&self) -> Option<Location> {
-        location(&self.0.location)
+    async fn location(&self, ctx: &Context<'_>) -> Option<Serial<Location>> {
+        location(ctx, &self.0.location)
     }
 
     /// When it opened or was established; null when the source does not say.
@@ -173,8 +173,8 @@ impl Facility {
     }
 
     /// The bounds and precision of `opened`.
-    async fn opened_bounds(&self) -> Option<DateBounds> {
-        bounds(&self.0.opened)
+    async fn opened_bounds(&self, ctx: &Context<'_>) -> Option<Serial<DateBounds>> {
+        bounds(ctx, &self.0.opened)
     }
 
     /// When it closed; null while open or when the source does not say.
@@ -183,13 +183,13 @@ impl Facility {
     }
 
     /// Personnel stationed there, such as border guards; null when not stated.
-    async fn personnel(&self) -> Option<Quantity> {
-        quantity(&self.0.personnel)
+    async fn personnel(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.personnel)
     }
 
     /// Aircraft squadrons based there; null when not stated.
-    async fn aircraft_squadrons(&self) -> Option<Quantity> {
-        quantity(&self.0.aircraft_squadrons)
+    async fn aircraft_squadrons(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.aircraft_squadrons)
     }
 
     /// The roles of aircraft based there; empty when none are stated.
@@ -202,24 +202,24 @@ impl Facility {
     }
 
     /// For a border: the length both sides recognize, in kilometres; null when not stated.
-    async fn agreed_length_km(&self) -> Option<Quantity> {
-        quantity(&self.0.agreed_length_km)
+    async fn agreed_length_km(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.agreed_length_km)
     }
 
     /// For a border: the length in dispute, in kilometres; null when not stated.
-    async fn disputed_length_km(&self) -> Option<Quantity> {
-        quantity(&self.0.disputed_length_km)
+    async fn disputed_length_km(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.disputed_length_km)
     }
 
     /// For a border: the number of disputed segments; null when not stated.
-    async fn disputed_segments(&self) -> Option<Quantity> {
-        quantity(&self.0.disputed_segments)
+    async fn disputed_segments(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.disputed_segments)
     }
 
     /// For a border: the number of disputed segments on which talks are deadlocked;
     /// null when not stated.
-    async fn deadlocked_segments(&self) -> Option<Quantity> {
-        quantity(&self.0.deadlocked_segments)
+    async fn deadlocked_segments(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.deadlocked_segments)
     }
 
     /// Natural resources and installations there; empty when none are stated.
@@ -232,7 +232,7 @@ impl Facility {
     }
 
     /// Where in the source these facts come from.
-    async fn sources(&self) -> Vec<SourceRef> {
+    async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
     }
 

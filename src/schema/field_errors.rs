@@ -85,7 +85,9 @@ impl RequestState {
 
 impl RequestState {
     /// The `execute` hook: adds the errors of nulled fields, and nulls `data` when the
-    /// root is broken.
+    /// root is broken. A root that selects no field (`{ __typename @skip(if: true) }`)
+    /// is `{}`: async-graphql answers `null` for it, as for any object it collected no
+    /// field of (see `serial`), and without an error `data` is never null.
     pub(super) async fn execute_hook(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -98,6 +100,7 @@ impl RequestState {
         if failures.broken.iter().any(Vec::is_empty) {
             response.data = Value::Null;
         }
+        settle_empty_root(&mut response);
         response
     }
 
@@ -164,6 +167,16 @@ impl RequestState {
             }
         }
         Some(value)
+    }
+}
+
+/// Makes `data` `{}` when it is `null` without an error: async-graphql's answer for a
+/// root that selects no field, which the spec answers with an empty object. With an
+/// error, a null `data` is the spec's (a non-null root field failed) or the request's.
+/// Both the hooks and the executor (for the plain twin, which has none) call it.
+pub(super) fn settle_empty_root(response: &mut Response) {
+    if response.data == Value::Null && response.errors.is_empty() {
+        response.data = Value::Object(Default::default());
     }
 }
 

@@ -1,6 +1,7 @@
 //! The one extension the schema installs (the query guard's parse step, answered from a
 //! cache of parsed documents when it can; the executor's record of operation types;
-//! spec-conformant field errors), and the schema's plain twin, which installs none.
+//! spec-conformant field errors; a code on every error), and the schema's plain twin,
+//! which installs none.
 //!
 //! Why one: async-graphql calls every installed extension around every resolved field
 //! (one boxed future each, plus two registry lookups for the field's type), whether or not
@@ -31,15 +32,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
-    ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+    NextResolve, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Response, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Response, ServerResult, Value, Variables};
 
-use super::executor::record_operation_types;
+use super::executor::{code_client_errors, record_operation_types};
 use super::field_errors::RequestState;
-use super::limits::{parse_guarded_with, Limits};
+use super::limits::{self, parse_guarded_with, CheckedText, Limits};
 use super::validation::{HeldDocument, VariableTypes};
 use super::AppSchema;
 use crate::lru::Lru;
@@ -78,16 +79,20 @@ impl GuardedParser {
             .map(|held| held.document().clone())
     }
 
-    /// `parse`, handing back the document as the cache holds it, with what it remembers
-    /// of its validation.
+    /// `parse`, handing back the document as the cache holds it, with what it knows of
+    /// its validity. After the guard's checks (which bound its cost), the document is
+    /// checked against the rules of the specification async-graphql misses: once per
+    /// document, the verdict kept with it (`HeldDocument::check_rules`).
     pub(super) fn parse_held(
         &self,
         query: &str,
         variables: &Variables,
     ) -> ServerResult<HeldDocument> {
-        parse_guarded_with(query, variables, &self.limits, |query| {
-            self.documents.parse(query)
-        })
+        let (held, text) = parse_guarded_with(query, variables, &self.limits, |text| {
+            self.documents.parse(text)
+        })?;
+        held.check_rules(text)?;
+        Ok(held)
     }
 }
 
@@ -109,9 +114,12 @@ impl SchemaHooks {
 pub(super) struct PlainTwin {
     /// Validates strictly, as the schema itself does.
     pub(super) schema: AppSchema,
-    /// The same, validating fast: for a request whose document has passed strict
-    /// validation before and whose variables pass `variables` (see `validation`).
+    /// The same, validating fast: for a request whose document is valid by every rule of
+    /// the specification and whose variables pass `variables` (see `validation`).
     pub(super) fast: AppSchema,
+    /// The schema with its hooks, validating fast: for running again, to shape its field
+    /// errors, a request the fast twin executed.
+    pub(super) hooked_fast: AppSchema,
     pub(super) variables: Arc<VariableTypes>,
     pub(super) parser: GuardedParser,
 }
@@ -144,6 +152,12 @@ impl Extension for RequestHooks {
         let document = self.parser.parse(query, variables)?;
         record_operation_types(ctx, &document);
         Ok(document)
+    }
+
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        code_client_errors(&mut response);
+        response
     }
 
     async fn execute(
@@ -181,16 +195,16 @@ impl DocumentCache {
         }
     }
 
-    /// `query` parsed: the document parsed before, or parsed now and kept. A query that
+    /// `text` parsed: the document parsed before, or parsed now and kept. A query that
     /// fails to parse is not kept; it fails again the same way.
-    fn parse(&self, query: &str) -> ServerResult<HeldDocument> {
+    fn parse(&self, text: CheckedText<'_>) -> ServerResult<HeldDocument> {
+        let query = text.as_str();
         let held = self.lock().get(query).cloned();
         if let Some(held) = held {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(held);
         }
-        let document = async_graphql::parser::parse_query(query).map_err(ServerError::from)?;
-        let held = HeldDocument::new(document);
+        let held = HeldDocument::new(limits::parse(text)?);
         let cost = query.len().saturating_mul(DOCUMENT_BYTES_PER_TEXT_BYTE);
         self.lock().insert(Arc::from(query), held.clone(), cost);
         Ok(held)

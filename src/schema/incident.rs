@@ -9,12 +9,14 @@ use super::country::Country;
 use super::facility::Facility;
 use super::organization::Organization;
 use super::person::Person;
+use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
+use super::serial::{Serial, Serials};
 use super::values::{
     bounds, date, location, quantity, sources, AgreementOrder, Certainty, DateBounds, DateFilter,
     Location, NameOrder, PartialDate, Quantity, SourceRef,
 };
-use super::{all_of, country_id_by_code, internal, list_page, store, Filter, Predicate, Result};
+use super::{all_of, country_id_by_code, list_page, store, Filter, Predicate, Result};
 use crate::model::{self, RecordKind};
 use crate::store::{Link, List, Store};
 
@@ -103,8 +105,8 @@ impl Incident {
     }
 
     /// The bounds and precision of `occurred`.
-    async fn occurred_bounds(&self) -> Option<DateBounds> {
-        bounds(&self.0.occurred)
+    async fn occurred_bounds(&self, ctx: &Context<'_>) -> Option<Serial<DateBounds>> {
+        bounds(ctx, &self.0.occurred)
     }
 
     /// How sure the source is: ALLEGED for allegations, CLAIMED for one side's claim.
@@ -118,47 +120,47 @@ impl Incident {
     }
 
     /// Where it happened; null when not recorded (see also `facility`).
-    async fn location(&self) -> Option<Location> {
-        location(&self.0.location)
+    async fn location(&self, ctx: &Context<'_>) -> Option<Serial<Location>> {
+        location(ctx, &self.0.location)
     }
 
     /// People killed; null when the source gives no figure.
-    async fn killed(&self) -> Option<Quantity> {
-        quantity(&self.0.killed)
+    async fn killed(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.killed)
     }
 
     /// People injured; null when the source gives no figure.
-    async fn injured(&self) -> Option<Quantity> {
-        quantity(&self.0.injured)
+    async fn injured(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.injured)
     }
 
     /// Casualties (killed or injured) where the source reports them only as a whole:
     /// "casualties occurred" is at least 1 with no upper bound; null when not stated.
-    async fn casualties(&self) -> Option<Quantity> {
-        quantity(&self.0.casualties)
+    async fn casualties(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.casualties)
     }
 
     /// People involved: "hundreds" is 200 to 999; null when not stated.
-    async fn participants(&self) -> Option<Quantity> {
-        quantity(&self.0.participants)
+    async fn participants(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.participants)
     }
 
     /// Vehicles damaged: "numerous" is at least 3; null when not stated.
-    async fn vehicles_damaged(&self) -> Option<Quantity> {
-        quantity(&self.0.vehicles_damaged)
+    async fn vehicles_damaged(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.vehicles_damaged)
     }
 
     /// Where in the source these facts come from.
-    async fn sources(&self) -> Vec<SourceRef> {
+    async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
     }
 
     /// The facility where it happened or that it concerns most; null when none.
-    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Serial<Facility>>> {
         let Some(id) = self.0.facilities.first() else {
             return Ok(None);
         };
-        Ok(store(ctx).get(id).map_err(internal)?.map(Facility))
+        lookup(ctx, id, Facility)
     }
 
     /// Every facility the incident concerns, by name.

@@ -111,24 +111,44 @@ pub(super) fn parse_guarded(
     variables: &Variables,
     limits: &Limits,
 ) -> ServerResult<ExecutableDocument> {
-    parse_guarded_with(query, variables, limits, |query| {
-        async_graphql::parser::parse_query(query).map_err(ServerError::from)
-    })
+    parse_guarded_with(query, variables, limits, parse).map(|(document, _)| document)
+}
+
+/// A document's text that passed the guard's checks on raw text (`check_text`): short
+/// enough, and nested no deeper than the parser's stack can take. `check_text` is the
+/// only way to make one, and `parse` (like the response cache's `CacheKey::of`) takes
+/// nothing else, so no path can hand the parser
+/// text the guard has not seen (`tests/it/tidy.rs` checks that `parse` is the only
+/// caller of a document parser in `src/`).
+#[derive(Clone, Copy, Debug)]
+pub struct CheckedText<'a>(&'a str);
+
+impl<'a> CheckedText<'a> {
+    /// The text itself.
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+}
+
+/// Parses a document the guard has checked: the one place in `src/` that calls a GraphQL
+/// document parser.
+pub fn parse(text: CheckedText<'_>) -> ServerResult<ExecutableDocument> {
+    async_graphql::parser::parse_query(text.0).map_err(ServerError::from)
 }
 
 /// `parse_guarded`, with the parse itself done by `parse` (which may answer from a cache
 /// of documents parsed before: every check here still runs on every request).
-pub(super) fn parse_guarded_with<D: std::borrow::Borrow<ExecutableDocument>>(
-    query: &str,
+/// Hands back the checked text with the document, for checks that come after the guard's.
+pub(super) fn parse_guarded_with<'q, D: std::borrow::Borrow<ExecutableDocument>>(
+    query: &'q str,
     variables: &Variables,
     limits: &Limits,
-    parse: impl FnOnce(&str) -> ServerResult<D>,
-) -> ServerResult<D> {
-    check_text(query, limits).map_err(refusal)?;
-    check_variables(variables, limits).map_err(refusal)?;
-    let document = parse(query)?;
+    parse: impl FnOnce(CheckedText<'q>) -> ServerResult<D>,
+) -> ServerResult<(D, CheckedText<'q>)> {
+    let text = admit(query, variables, limits).map_err(refusal)?;
+    let document = parse(text)?;
     check_document(document.borrow(), variables, limits).map_err(refusal)?;
-    Ok(document)
+    Ok((document, text))
 }
 
 fn refusal(message: String) -> ServerError {
@@ -139,8 +159,22 @@ fn refusal(message: String) -> ServerError {
     error
 }
 
-/// Length and bracket depth of the raw text, skipping strings and comments.
-pub fn check_text(query: &str, limits: &Limits) -> Result<(), String> {
+/// The guard's checks before parsing: the raw text's (`check_text`) and the variables'
+/// (`check_variables`). What must pass before a request's document is parsed, normalized
+/// or looked up.
+pub fn admit<'a>(
+    query: &'a str,
+    variables: &Variables,
+    limits: &Limits,
+) -> Result<CheckedText<'a>, String> {
+    let text = check_text(query, limits)?;
+    check_variables(variables, limits)?;
+    Ok(text)
+}
+
+/// Length and bracket depth of the raw text, skipping strings and comments: what must
+/// hold before anything parses it.
+pub fn check_text<'a>(query: &'a str, limits: &Limits) -> Result<CheckedText<'a>, String> {
     if query.len() > limits.max_query_bytes {
         return Err(format!(
             "the query is {} bytes long; the limit is {}",
@@ -190,7 +224,7 @@ pub fn check_text(query: &str, limits: &Limits) -> Result<(), String> {
         }
         index += 1;
     }
-    Ok(())
+    Ok(CheckedText(query))
 }
 
 /// Depth and list lengths of the variables.
@@ -429,9 +463,8 @@ mod tests {
 
     fn check(query: &str) -> Result<(), String> {
         let limits = Limits::default();
-        check_text(query, &limits)?;
-        let document =
-            async_graphql::parser::parse_query(query).map_err(|error| error.to_string())?;
+        let text = check_text(query, &limits)?;
+        let document = parse(text).map_err(|error| error.message)?;
         check_document(&document, &Variables::default(), &limits)
     }
 

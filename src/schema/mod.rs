@@ -20,6 +20,7 @@ mod query;
 mod relay;
 pub mod response_cache;
 mod serial;
+mod spec_validation;
 mod validation;
 mod values;
 
@@ -72,19 +73,23 @@ pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
             .limit_recursive_depth(usize::MAX)
             .finish()
     };
+    let hooked = |validation| {
+        Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+            .data(store.clone())
+            .data(limits)
+            .validation_mode(validation)
+            .extension(hooks::SchemaHooks::new(parser.clone()))
+    };
     let plain = hooks::PlainTwin {
         schema: twin(ValidationMode::Strict),
         fast: twin(ValidationMode::Fast),
+        hooked_fast: hooked(ValidationMode::Fast).finish(),
         variables: Arc::new(validation::VariableTypes::new()),
         parser: parser.clone(),
     };
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .data(store)
-        // For the executor, which applies the one limit on raw text before a cache lookup.
-        .data(limits)
-        .data(plain)
-        .extension(hooks::SchemaHooks::new(parser))
-        .finish()
+    // The data `limits` is for the executor, which runs the guard's checks before a cache
+    // lookup.
+    hooked(ValidationMode::Strict).data(plain).finish()
 }
 
 /// The schema in GraphQL SDL: the published contract, `schema.graphql`.

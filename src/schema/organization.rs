@@ -8,7 +8,9 @@ use super::country::Country;
 use super::facility::Facility;
 use super::incident::{incident_filter, Incident, IncidentKind};
 use super::person::Person;
+use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
+use super::serial::{Serial, SerialBoxed, Serials};
 use super::values::{
     bounds, date, sources, Certainty, DateBounds, DateFilter, IncidentOrder, NameOrder,
     PartialDate, SourceRef,
@@ -81,16 +83,13 @@ impl Membership {
 #[Object]
 impl Membership {
     /// The organization.
-    async fn organization(&self) -> Organization {
-        Organization(self.organization.clone())
+    async fn organization(&self, ctx: &Context<'_>) -> Serial<Organization> {
+        Serial::new(ctx, Organization(self.organization.clone()))
     }
 
     /// The member country.
-    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Country>> {
-        Ok(store(ctx)
-            .get(&self.membership.country)
-            .map_err(internal)?
-            .map(Country))
+    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Serial<Country>>> {
+        lookup(ctx, &self.membership.country, Country)
     }
 
     /// The country's standing: founding member, member, or prospective member.
@@ -144,11 +143,11 @@ impl Organization {
     }
 
     /// The country a national body belongs to; null for international ones.
-    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Country>> {
+    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Serial<Country>>> {
         let Some(id) = &self.0.country else {
             return Ok(None);
         };
-        Ok(store(ctx).get(id).map_err(internal)?.map(Country))
+        lookup(ctx, id, Country)
     }
 
     /// When it was founded; null when the source does not say.
@@ -157,20 +156,20 @@ impl Organization {
     }
 
     /// The bounds and precision of `founded`.
-    async fn founded_bounds(&self) -> Option<DateBounds> {
-        bounds(&self.0.founded)
+    async fn founded_bounds(&self, ctx: &Context<'_>) -> Option<Serial<DateBounds>> {
+        bounds(ctx, &self.0.founded)
     }
 
     /// The organization this one became or led to; null when none.
-    async fn succeeded_by(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+    async fn succeeded_by(&self, ctx: &Context<'_>) -> Result<Option<SerialBoxed<Organization>>> {
         let Some(id) = &self.0.succeeded_by else {
             return Ok(None);
         };
-        Ok(store(ctx).get(id).map_err(internal)?.map(Organization))
+        Ok(lookup(ctx, id, Organization)?.map(SerialBoxed))
     }
 
     /// Where in the source these facts come from.
-    async fn sources(&self) -> Vec<SourceRef> {
+    async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
     }
 

@@ -7,11 +7,13 @@ use async_graphql::{Context, Object, ID};
 use super::country::Country;
 use super::incident::{incident_filter, Incident, IncidentKind};
 use super::organization::Organization;
+use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
+use super::serial::{Serial, Serials};
 use super::values::{
     bounds, date, sources, Certainty, DateBounds, DateFilter, IncidentOrder, PartialDate, SourceRef,
 };
-use super::{internal, list_page, store, Result};
+use super::{list_page, store, Result};
 use crate::model::{self, RecordKind};
 use crate::store::{Link, List};
 
@@ -29,19 +31,19 @@ impl Role {
     }
 
     /// The country the position served; null when none.
-    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Country>> {
+    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Serial<Country>>> {
         let Some(id) = &self.0.country else {
             return Ok(None);
         };
-        Ok(store(ctx).get(id).map_err(internal)?.map(Country))
+        lookup(ctx, id, Country)
     }
 
     /// The organization the position belongs to; null when none.
-    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Serial<Organization>>> {
         let Some(id) = &self.0.organization else {
             return Ok(None);
         };
-        Ok(store(ctx).get(id).map_err(internal)?.map(Organization))
+        lookup(ctx, id, Organization)
     }
 
     /// When the source places the person in the role: not the full term of office, only
@@ -51,8 +53,8 @@ impl Role {
     }
 
     /// The bounds and precision of `during`.
-    async fn during_bounds(&self) -> Option<DateBounds> {
-        bounds(&self.0.during)
+    async fn during_bounds(&self, ctx: &Context<'_>) -> Option<Serial<DateBounds>> {
+        bounds(ctx, &self.0.during)
     }
 
     /// How sure the source is of the role.
@@ -61,7 +63,7 @@ impl Role {
     }
 
     /// Where in the source the role is stated; empty when it is the person's own sources.
-    async fn sources(&self) -> Vec<SourceRef> {
+    async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
     }
 }
@@ -97,20 +99,20 @@ impl Person {
     }
 
     /// The person's nationality; null when not known.
-    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Country>> {
+    async fn country(&self, ctx: &Context<'_>) -> Result<Option<Serial<Country>>> {
         let Some(id) = &self.0.country else {
             return Ok(None);
         };
-        Ok(store(ctx).get(id).map_err(internal)?.map(Country))
+        lookup(ctx, id, Country)
     }
 
     /// Positions the person held, as the source states them.
-    async fn roles(&self) -> Vec<Role> {
-        self.0.roles.iter().cloned().map(Role).collect()
+    async fn roles(&self) -> Serials<Vec<Role>> {
+        Serials(self.0.roles.iter().cloned().map(Role).collect())
     }
 
     /// Where in the source these facts come from.
-    async fn sources(&self) -> Vec<SourceRef> {
+    async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
     }
 

@@ -1,4 +1,11 @@
 //! `QueryRoot`: lookups by global id, code and slug, the root collections, and search.
+//!
+//! The lookups hand out their records (and `Node`s) as `Serial`, as pages do, so that
+//! they pass through `serial::resolve`: a record found is never `null` but `{}` when the
+//! selection set selects none of its fields (`node(id:) { ... on Country { name } }` for a
+//! facility, or every field skipped), where async-graphql's own resolution of objects,
+//! unions and interfaces answers `null` (see `serial`). `SearchResult` needs nothing
+//! here: it only appears in pages.
 
 use std::sync::Arc;
 
@@ -11,12 +18,13 @@ use super::incident::{incident_filter, Incident, IncidentKind};
 use super::organization::{Organization, OrganizationKind};
 use super::person::Person;
 use super::relay::{parse_global_id, Connection, PageArgs, MAX_PAGE_SIZE};
+use super::serial::{self, Serial};
 use super::values::{AgreementOrder, DateFilter, DateMatch, IncidentOrder, NameOrder, PartialDate};
 use super::{
     bad_input, country_id_by_code, internal, list_page, list_page_dated, relay, store, Result,
 };
 use crate::model::{self, RecordKind};
-use crate::store::{Entry, Link, List, Store, StoreError};
+use crate::store::{Entry, Link, List, Record, Store, StoreError};
 
 /// A record with a global id. Every record type implements it; fetch any record by id
 /// with `node(id:)`.
@@ -56,9 +64,10 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A global id, from any record's `id`.")] id: ID,
-    ) -> Result<Option<Node>> {
+    ) -> Result<Option<Serial<Node>>> {
         let (kind, slug) = parse_global_id(&id)?;
-        load_node(store(ctx), kind, &slug).map_err(internal)
+        let node = load_node(store(ctx), kind, &slug).map_err(internal)?;
+        Ok(node.map(|node| Serial::new(ctx, node)))
     }
 
     /// The records with these global ids, in the same order; null where there is none.
@@ -66,7 +75,7 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Global ids, at most 100.")] ids: Vec<ID>,
-    ) -> Result<Vec<Option<Node>>> {
+    ) -> Result<Vec<Option<Serial<Node>>>> {
         if ids.len() > MAX_PAGE_SIZE {
             return Err(bad_input(format!(
                 "`ids` has {} ids; at most {MAX_PAGE_SIZE} are accepted",
@@ -74,10 +83,12 @@ impl QueryRoot {
             )));
         }
         let store = store(ctx);
+        let serial = serial::allowed(ctx);
         ids.iter()
             .map(|id| {
                 let (kind, slug) = parse_global_id(id)?;
-                load_node(store, kind, &slug).map_err(internal)
+                let node = load_node(store, kind, &slug).map_err(internal)?;
+                Ok(node.map(|node| Serial { node, serial }))
             })
             .collect()
     }
@@ -89,11 +100,9 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "An ISO 3166-1 alpha-2 code, such as `RU`; case-insensitive.")]
         code: String,
-    ) -> Result<Option<Country>> {
-        Ok(store(ctx)
-            .country_by_code(code.trim())
-            .map_err(internal)?
-            .map(Country))
+    ) -> Result<Option<Serial<Country>>> {
+        let country = store(ctx).country_by_code(code.trim()).map_err(internal)?;
+        Ok(country.map(|country| Serial::new(ctx, Country(country))))
     }
 
     /// The organization with this slug; null when there is none.
@@ -101,8 +110,8 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A slug, such as `osce`.")] slug: String,
-    ) -> Result<Option<Organization>> {
-        Ok(store(ctx).get(&slug).map_err(internal)?.map(Organization))
+    ) -> Result<Option<Serial<Organization>>> {
+        lookup(ctx, &slug, Organization)
     }
 
     /// The person with this slug; null when there is none.
@@ -110,8 +119,8 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A slug, such as `almazbek-atambayev`.")] slug: String,
-    ) -> Result<Option<Person>> {
-        Ok(store(ctx).get(&slug).map_err(internal)?.map(Person))
+    ) -> Result<Option<Serial<Person>>> {
+        lookup(ctx, &slug, Person)
     }
 
     /// The agreement with this slug; null when there is none.
@@ -119,8 +128,8 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A slug, such as `manas-lease`.")] slug: String,
-    ) -> Result<Option<Agreement>> {
-        Ok(store(ctx).get(&slug).map_err(internal)?.map(Agreement))
+    ) -> Result<Option<Serial<Agreement>>> {
+        lookup(ctx, &slug, Agreement)
     }
 
     /// The facility with this slug; null when there is none.
@@ -128,8 +137,8 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A slug, such as `kant-air-base`.")] slug: String,
-    ) -> Result<Option<Facility>> {
-        Ok(store(ctx).get(&slug).map_err(internal)?.map(Facility))
+    ) -> Result<Option<Serial<Facility>>> {
+        lookup(ctx, &slug, Facility)
     }
 
     /// The incident with this slug; null when there is none.
@@ -137,8 +146,8 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A slug, such as `aksay-border-incident-2013`.")] slug: String,
-    ) -> Result<Option<Incident>> {
-        Ok(store(ctx).get(&slug).map_err(internal)?.map(Incident))
+    ) -> Result<Option<Serial<Incident>>> {
+        lookup(ctx, &slug, Incident)
     }
 
     /// Every country, by name.
@@ -410,6 +419,17 @@ impl QueryRoot {
         };
         relay::paginate(&args, scan, load, count)
     }
+}
+
+/// The record with `slug`, as `wrap` shows it, for the lookups by slug and the fields
+/// that name another record.
+pub(super) fn lookup<R: Record + 'static, N>(
+    ctx: &Context<'_>,
+    slug: &str,
+    wrap: fn(Arc<R>) -> N,
+) -> Result<Option<Serial<N>>> {
+    let record = store(ctx).get(slug).map_err(internal)?;
+    Ok(record.map(|record| Serial::new(ctx, wrap(record))))
 }
 
 fn load_node(store: &Store, kind: RecordKind, slug: &str) -> Result<Option<Node>, StoreError> {

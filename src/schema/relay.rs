@@ -18,7 +18,7 @@ use async_graphql::{
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use super::serial::{self, Serial};
+use super::serial::{self, Serial, Serials};
 use super::values::OrderDirection;
 use super::{bad_input, internal, Result};
 use crate::model::RecordKind;
@@ -89,8 +89,8 @@ pub struct PageInfo {
 #[Object(name_type)]
 impl<N: ContainerType + Clone> Page<N> {
     /// The records of this page with their cursors.
-    async fn edges(&self) -> &[Edge<N>] {
-        &self.edges
+    async fn edges(&self) -> Serials<&[Edge<N>]> {
+        Serials(&self.edges)
     }
 
     /// The records of this page, without cursors.
@@ -106,8 +106,8 @@ impl<N: ContainerType + Clone> Page<N> {
     }
 
     /// Where this page sits within the list.
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self, ctx: &Context<'_>) -> Serial<&PageInfo> {
+        Serial::new(ctx, &self.page_info)
     }
 
     /// The number of records in the whole list (all pages), filters applied.

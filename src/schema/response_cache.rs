@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use async_graphql::{Name, Value};
 use bytes::Bytes;
 
+use super::limits::CheckedText;
 use super::normalize::{normalize, Unnormalizable};
 use crate::lru::Lru;
 
@@ -71,10 +72,14 @@ pub enum Uncacheable {
 }
 
 impl CacheKey {
-    /// The key of `request`, in one buffer sized for it.
-    pub fn of(request: &async_graphql::Request) -> Result<CacheKey, Uncacheable> {
-        let mut key = Vec::with_capacity(request.query.len() + 64);
-        normalize(&request.query, &mut key)?;
+    /// The key of `request`, whose document text is `text` (so the guard's checks before
+    /// parsing passed: see `limits::admit`), in one buffer sized for it.
+    pub fn of(
+        text: CheckedText<'_>,
+        request: &async_graphql::Request,
+    ) -> Result<CacheKey, Uncacheable> {
+        let mut key = Vec::with_capacity(text.as_str().len() + 64);
+        normalize(text.as_str(), &mut key)?;
         key.push(SEPARATOR);
         match &request.operation_name {
             None => key.push(0),
@@ -231,7 +236,14 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::limits::{check_text, Limits};
     use super::*;
+
+    /// `CacheKey::of`, past the guard's check of the text.
+    fn key_of(request: &async_graphql::Request) -> Result<CacheKey, Uncacheable> {
+        let text = check_text(&request.query, &Limits::default()).expect("within the limits");
+        CacheKey::of(text, request)
+    }
 
     fn key(query: &str, operation: Option<&str>, variables: serde_json::Value) -> CacheKey {
         let mut request = async_graphql::Request::new(query)
@@ -239,7 +251,7 @@ mod tests {
         if let Some(operation) = operation {
             request = request.operation_name(operation);
         }
-        CacheKey::of(&request).expect("a key")
+        key_of(&request).expect("a key")
     }
 
     #[test]
@@ -303,9 +315,9 @@ mod tests {
         let mut variables = async_graphql::Variables::default();
         variables.insert(Name::new("e"), Value::Enum(Name::new("E")));
         let enum_variable = async_graphql::Request::new("{ a }").variables(variables);
-        assert_eq!(CacheKey::of(&enum_variable), Err(Uncacheable::Variables));
+        assert_eq!(key_of(&enum_variable), Err(Uncacheable::Variables));
         assert_eq!(
-            CacheKey::of(&async_graphql::Request::new("{ a(x: \"open) }")),
+            key_of(&async_graphql::Request::new("{ a(x: \"open) }")),
             Err(Uncacheable::Document(Unnormalizable::UnterminatedString))
         );
     }

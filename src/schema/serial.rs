@@ -1,4 +1,5 @@
-//! `Serial<N>` and `resolve`: an object resolved field after field in one future.
+//! `Serial<N>` and `resolve`: an object resolved field after field in one future, and
+//! never `null` unless a field inside it failed.
 //!
 //! async-graphql resolves an object's fields concurrently: one boxed future per field, all
 //! polled through a `FuturesUnordered` (an `Arc`ed task each), and a context cloned for
@@ -6,25 +7,71 @@
 //! read cache or sled), so that concurrency buys nothing, and on a nested page of 600
 //! records it was a large part of the answer's CPU time. `Serial` resolves the same
 //! fields with the same generated resolvers, in selection order, awaiting each in turn,
-//! and builds the same value. The objects resolved in large numbers are the records of
-//! pages and the connections of the records above them, so `Connection` hands its nodes
-//! out wrapped in `Serial` and resolves its own fields with `resolve`.
+//! and builds the same value.
 //!
-//! It only takes the plain case, and leaves everything else to async-graphql:
+//! **Every object goes through here.** Every field of the schema whose type is an
+//! object, an interface or a union hands its value out wrapped, so that `resolve` settles
+//! it: `Serial` for one object (`Option<Serial<_>>` where it is nullable), `Serials` for
+//! a list of them (`sources`, `roles`, a page's `edges`: it wraps the list as it is, with
+//! no allocation of its own), `SerialBoxed` for a field whose type is its own object's
+//! (`succeededBy`, `extends`, `partOf`: `resolve` awaits each field in place, so a future
+//! on such a cycle must be boxed somewhere), and `relay::Connection` for the connections,
+//! which resolve their own fields with `resolve` (boxed too: records hold connections).
+//! The root lookups are in `query.rs`; the root itself is settled by the hooks and the
+//! executor (`field_errors::settle_empty_root`). A new field must do the same: the test
+//! `response_shape::every_object_field_answers_an_object_for_an_object_that_selects_nothing`
+//! walks the schema's SDL and fails for any object field that answers `null` for an
+//! object that selects nothing, on either path.
+//!
+//! The field-after-field path only takes the plain case, and leaves everything else to
+//! async-graphql:
 //! - the schema carries `SerialFields` in its data, which `build_schema` gives only the
 //!   twins without extensions: an extension wraps every field in its own hooks, which
 //!   only async-graphql's path calls (so the schema with `SchemaHooks` takes that path,
 //!   and shapes failed fields as before);
 //! - every selection is a field (no fragment spread, no inline fragment);
-//! - no field carries a directive (async-graphql removes the selections `@skip` and
-//!   `@include` leave out before execution, but a field they keep still carries its
-//!   directive, and custom directives wrap the field's resolver).
+//! - no field carries a directive (custom directives wrap the field's resolver;
+//!   async-graphql removes `@skip` and `@include` before execution, with the selections
+//!   they leave out, so those two never reach here).
+//!
+//! **Empty objects.** async-graphql answers `null` for an object it collected no field
+//! of (`resolver_utils::container`: an empty map of results is `Value::Null`). That
+//! happens without any failure when the selection set selects no field of the object's
+//! concrete type: a union or interface member no fragment matches
+//! (`search { nodes { ... on Facility { name } } }` for a country), or a selection set
+//! whose fields `@skip` and `@include` all left out (an empty set, once async-graphql
+//! removed them). The spec's answer there is `{}`; a `null` in a `[SearchResult!]!` list
+//! (or in `edges: [CountryEdge!]!`, `pageInfo: PageInfo!`) is one typed clients reject
+//! as broken. `resolve` answers `{}` there, on both paths, and keeps the `null` only when
+//! fields were selected and every one failed: an error was then recorded, and what
+//! becomes null is `field_errors`' to decide (the executor runs such a request again on
+//! the schema with the hooks). It costs nothing on the way of an answer: the plain path
+//! knows whether it selected anything, and the other reads the selection set again only
+//! when async-graphql answered `null`.
+//!
+//! **Fragments on a union.** async-graphql applies a fragment when its type condition
+//! names the object's type, an interface it implements, or the type the field declares;
+//! a fragment on a union the object belongs to is applied only where the field declares
+//! that union. Elsewhere it is left out: `node(id:) { ... on SearchResult { __typename }
+//! }` answered `{}` for Russia, where the spec answers `{"__typename": "Country"}`.
+//! Before async-graphql resolves a selection set with fragments, `resolve` looks for one
+//! it would leave out that the spec applies (`drops_a_fragment`: one pass over the
+//! fragments, none for a set of fields only), and only then hands it a copy of the set in
+//! which every fragment that applies is an inline fragment on the object's own type
+//! (`apply_fragments`), which it applies. The plain path has no fragments to consider.
+//!
+//! Why here, rather than type by type: unions and interfaces need it most, and their
+//! resolution is generated by async-graphql's derives, which we cannot change; a wrapper
+//! around the value is the one place of ours their answer passes through.
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, InlineFragment, Selection, SelectionSet, TypeCondition};
 use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::resolve_list;
 use async_graphql::{
     ContainerType, Context, ContextBase, ContextSelectionSet, Name, OutputType, Positioned,
     ServerResult, Value,
@@ -82,8 +129,107 @@ impl<N: ContainerType> OutputType for Serial<N> {
     }
 }
 
+/// `Serial`, its resolution boxed: for a field whose object type holds the field's own
+/// type (`Organization.succeededBy`, `Agreement.extends`, `Facility.partOf`). `resolve`
+/// awaits each field's resolver in place, so without a box somewhere on such a cycle the
+/// future of resolving the object would hold itself. Connections box theirs likewise.
+pub struct SerialBoxed<N>(pub Serial<N>);
+
+impl<N: ContainerType> OutputType for SerialBoxed<N> {
+    fn type_name() -> Cow<'static, str> {
+        N::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        N::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        N::create_type_info(registry)
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.node.introspection_type_name()
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let resolving: Pin<Box<dyn Future<Output = ServerResult<Value>> + Send + '_>> =
+            Box::pin(resolve(&self.0.node, self.0.serial, ctx, field));
+        resolving.await
+    }
+}
+
+/// A list of objects, each resolved by `resolve`: to clients `[N!]!`, as a `Vec<N>` or
+/// `&[N]` is. Holding the list as it is (a slice of the page's edges, the `Vec` a
+/// resolver built), it costs no allocation beyond async-graphql's for any list, and asks
+/// whether the schema allows `Serial` once for the whole list.
+pub struct Serials<L>(pub L);
+
+impl<N: ContainerType> OutputType for Serials<Vec<N>> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<N> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<N> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<N> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_items(&self.0, ctx, field).await
+    }
+}
+
+impl<N: ContainerType> OutputType for Serials<&[N]> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<N> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<N> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<N> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_items(self.0, ctx, field).await
+    }
+}
+
+/// Resolves each of `items` as a `Serial`, through async-graphql's own list resolution
+/// (which calls the extensions' hooks for each item, as `field_errors` needs).
+async fn resolve_items<N: ContainerType>(
+    items: &[N],
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+) -> ServerResult<Value> {
+    let serial = allowed(ctx);
+    let len = items.len();
+    let items = items.iter().map(|node| Serial { node, serial });
+    resolve_list(ctx, field, items, Some(len)).await
+}
+
 /// Resolves `node`'s selection set field after field when `serial` (the schema allows it)
-/// and the selections are plain, and as async-graphql does otherwise.
+/// and the selections are plain, and as async-graphql does otherwise. Either way the
+/// answer is an object, `{}` when nothing is selected of `node`'s type; `null` only when
+/// every selected field failed (see the module's documentation).
 pub async fn resolve<N: ContainerType>(
     node: &N,
     serial: bool,
@@ -91,7 +237,31 @@ pub async fn resolve<N: ContainerType>(
     field: &Positioned<Field>,
 ) -> ServerResult<Value> {
     if !(serial && is_plain(ctx)) {
-        return node.resolve(ctx, field).await;
+        // Fragments on a union async-graphql would leave out: rare, so the set is only
+        // rebuilt then (see the module's documentation).
+        let applied;
+        let ctx_applied;
+        let ctx = match with_fragments_applied(node, ctx) {
+            Some(set) => {
+                applied = Positioned::new(set, ctx.item.pos);
+                ctx_applied = ctx.with_selection_set(&applied);
+                &ctx_applied
+            }
+            None => ctx,
+        };
+        return match node.resolve(ctx, field).await? {
+            Value::Null
+                if !selects_a_field(
+                    ctx,
+                    &ctx.item.node,
+                    &node.introspection_type_name(),
+                    &N::type_name(),
+                ) =>
+            {
+                Ok(Value::Object(IndexMap::new()))
+            }
+            value => Ok(value),
+        };
     }
     let mut results = IndexMap::with_capacity(ctx.item.node.items.len());
     for selection in &ctx.item.node.items {
@@ -113,11 +283,195 @@ pub async fn resolve<N: ContainerType>(
         };
         insert_value(&mut results, key, value);
     }
-    Ok(if results.is_empty() {
+    // Empty with selections: every one failed, and async-graphql answers null.
+    Ok(if results.is_empty() && !ctx.item.node.items.is_empty() {
         Value::Null
     } else {
         Value::Object(results)
     })
+}
+
+/// A selection: a field, or a fragment's type condition (none for an inline fragment
+/// without one) and selection set. A spread of an unknown fragment is `None`
+/// (async-graphql fails on it before anything here is asked).
+enum Part<'s> {
+    Field,
+    Fragment(Option<&'s str>, &'s SelectionSet),
+}
+
+fn part<'s>(ctx: &'s ContextSelectionSet<'_>, selection: &'s Selection) -> Option<Part<'s>> {
+    Some(match selection {
+        Selection::Field(_) => Part::Field,
+        Selection::FragmentSpread(spread) => {
+            let fragment = ctx
+                .query_env
+                .fragments
+                .get(&spread.node.fragment_name.node)?;
+            Part::Fragment(
+                Some(fragment.node.type_condition.node.on.node.as_str()),
+                &fragment.node.selection_set.node,
+            )
+        }
+        Selection::InlineFragment(fragment) => Part::Fragment(
+            fragment
+                .node
+                .type_condition
+                .as_ref()
+                .map(|condition| condition.node.on.node.as_str()),
+            &fragment.node.selection_set.node,
+        ),
+    })
+}
+
+/// Whether async-graphql applies a fragment on `condition` to an object of type
+/// `concrete` as one of its own type (and collects its fields with `concrete` declared):
+/// `condition` names `concrete` or an interface `concrete` implements.
+fn applies_to_concrete(ctx: &ContextSelectionSet<'_>, condition: &str, concrete: &str) -> bool {
+    condition == concrete
+        || ctx
+            .schema_env
+            .registry
+            .implements
+            .get(concrete)
+            .is_some_and(|interfaces| interfaces.contains(condition))
+}
+
+/// Whether a fragment on `condition` applies to an object of type `concrete` as the spec
+/// says (`DoesFragmentTypeApply`): `condition` is `concrete`, or an interface or union
+/// `concrete` belongs to.
+fn applies_by_the_spec(ctx: &ContextSelectionSet<'_>, condition: &str, concrete: &str) -> bool {
+    condition == concrete
+        || ctx
+            .schema_env
+            .registry
+            .types
+            .get(condition)
+            .is_some_and(|ty| ty.is_possible_type(concrete))
+}
+
+/// Whether `set` selects at least one field (`__typename` counts) of an object of type
+/// `concrete`, resolved where the schema declares type `declared` (the object type
+/// itself, or the union or interface it is a member of): whether async-graphql's
+/// `Fields::add_set` collects anything for it. Its rules, not the spec's, since this
+/// tells what its map of results held: a fragment applies when its type condition names
+/// `concrete` or an interface `concrete` implements (its fields are then collected with
+/// `concrete` declared), or names `declared` itself, or is absent.
+fn selects_a_field(
+    ctx: &ContextSelectionSet<'_>,
+    set: &SelectionSet,
+    concrete: &str,
+    declared: &str,
+) -> bool {
+    set.items
+        .iter()
+        .any(|selection| match part(ctx, &selection.node) {
+            None => false,
+            Some(Part::Field) => true,
+            Some(Part::Fragment(condition, set)) => {
+                if condition.is_some_and(|condition| applies_to_concrete(ctx, condition, concrete))
+                {
+                    selects_a_field(ctx, set, concrete, concrete)
+                } else if condition.is_none_or(|condition| condition == declared) {
+                    selects_a_field(ctx, set, concrete, declared)
+                } else {
+                    false
+                }
+            }
+        })
+}
+
+/// `ctx`'s selection set with its fragments applied as the spec says, when async-graphql
+/// would leave out one the spec applies to `node`; `None` otherwise, and at once for a
+/// set of fields only (no type name is asked for: a connection's allocates).
+fn with_fragments_applied<N: ContainerType>(
+    node: &N,
+    ctx: &ContextSelectionSet<'_>,
+) -> Option<SelectionSet> {
+    let set = &ctx.item.node;
+    if set
+        .items
+        .iter()
+        .all(|selection| matches!(selection.node, Selection::Field(_)))
+    {
+        return None;
+    }
+    let concrete = node.introspection_type_name();
+    drops_a_fragment(ctx, set, &concrete, &N::type_name())
+        .then(|| apply_fragments(ctx, set, &concrete))
+}
+
+/// Whether async-graphql leaves out of `set` a fragment the spec applies to an object of
+/// type `concrete` resolved where `declared` is: one on a union (or an interface)
+/// `concrete` belongs to, other than `declared`, such as `... on SearchResult` for the
+/// `Node` Russia. Its rules are those of `selects_a_field`; the spec's only add to them.
+fn drops_a_fragment(
+    ctx: &ContextSelectionSet<'_>,
+    set: &SelectionSet,
+    concrete: &str,
+    declared: &str,
+) -> bool {
+    set.items
+        .iter()
+        .any(|selection| match part(ctx, &selection.node) {
+            None | Some(Part::Field) => false,
+            Some(Part::Fragment(None, set)) => drops_a_fragment(ctx, set, concrete, declared),
+            Some(Part::Fragment(Some(condition), set)) => {
+                if applies_to_concrete(ctx, condition, concrete) {
+                    drops_a_fragment(ctx, set, concrete, concrete)
+                } else if condition == declared {
+                    drops_a_fragment(ctx, set, concrete, declared)
+                } else {
+                    applies_by_the_spec(ctx, condition, concrete)
+                }
+            }
+        })
+}
+
+/// `set` for an object of type `concrete` with its fragments applied as the spec says:
+/// each one that applies becomes an inline fragment on `concrete` itself (which
+/// async-graphql applies), with its selections so rebuilt in turn; the others are left
+/// out. Fields are kept as they are (their own selection sets are their objects' to
+/// settle).
+fn apply_fragments(
+    ctx: &ContextSelectionSet<'_>,
+    set: &SelectionSet,
+    concrete: &str,
+) -> SelectionSet {
+    let mut items = Vec::with_capacity(set.items.len());
+    for selection in &set.items {
+        let Some(Part::Fragment(condition, inner)) = part(ctx, &selection.node) else {
+            if let Selection::Field(_) = &selection.node {
+                items.push(selection.clone());
+            }
+            continue;
+        };
+        if condition.is_some_and(|condition| !applies_by_the_spec(ctx, condition, concrete)) {
+            continue;
+        }
+        let directives = match &selection.node {
+            Selection::FragmentSpread(spread) => spread.node.directives.clone(),
+            Selection::InlineFragment(fragment) => fragment.node.directives.clone(),
+            Selection::Field(_) => unreachable!("fields are kept above"),
+        };
+        let pos = selection.pos;
+        items.push(Positioned::new(
+            Selection::InlineFragment(Positioned::new(
+                InlineFragment {
+                    type_condition: Some(Positioned::new(
+                        TypeCondition {
+                            on: Positioned::new(Name::new(concrete), pos),
+                        },
+                        pos,
+                    )),
+                    directives,
+                    selection_set: Positioned::new(apply_fragments(ctx, inner, concrete), pos),
+                },
+                pos,
+            )),
+            pos,
+        ));
+    }
+    SelectionSet { items }
 }
 
 /// Whether this selection set holds only fields without directives.

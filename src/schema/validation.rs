@@ -1,48 +1,53 @@
-//! Validating a request whose document has passed validation before: what lets the
-//! executor run a query under async-graphql's fast validation instead of its strict one.
+//! Validating a request fast: what lets the executor run a query under async-graphql's
+//! fast validation instead of its strict one.
 //!
 //! Why: strict validation walks the document with twenty-odd rules on every request: 15%
 //! of the CPU time of a `search` with six inline fragments, 10% of a date range (perf,
-//! 10,000 incidents, response cache off). All but one of those rules read only the
-//! document and the operation name. The one that reads the variables, async-graphql's
-//! `ArgumentsOfCorrectType`, checks each argument with the variables' values put in.
+//! 10,000 incidents, response cache off). And it gets some valid documents wrong: it
+//! never visits `__typename`, so a variable used only in a directive on one is "unused".
+//! All but one of its rules read only the document and the operation name, and the
+//! document cache checks every new document once against every rule of the
+//! specification (`spec_validation`). The one rule that reads the variables,
+//! async-graphql's `ArgumentsOfCorrectType`, checks each argument with the variables'
+//! values put in.
 //!
-//! So a document remembers the operations it passed strict validation for (with whatever
-//! variables; see `HeldDocument::mark_validated`), and a later request for one of them
-//! needs only its variables checked: `VariableTypes::all_valid` checks each value against
-//! the type its definition declares. The document's own validation already proved each
-//! variable is used only where a value of its type may go, so that is the check the rule
-//! makes. It never passes a value async-graphql's check would refuse; where it cannot be
-//! sure (a null, a type it does not know, a `@oneOf` input), it says no and the request
-//! is validated strictly, so every refusal is worded by async-graphql itself.
+//! So a document found valid by every rule (`HeldDocument::is_valid`) needs only a
+//! request's variables checked: `VariableTypes::all_valid` checks each value against the
+//! type its definition declares. The document's validity already proved each variable is
+//! used only where a value of its type may go, so that is the check the rule makes. It
+//! never passes a value async-graphql's check would refuse; where it cannot be sure (a
+//! null, a type it does not know, a `@oneOf` input), it says no and the request is
+//! validated strictly, so every refusal is worded by async-graphql itself.
 
 use std::borrow::Borrow;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::parser::types::{
     BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Type,
 };
 use async_graphql::registry::{MetaType, Registry};
-use async_graphql::{OutputType, Value, Variables};
+use async_graphql::{OutputType, ServerResult, Value, Variables};
 
+use super::limits::CheckedText;
+use super::spec_validation::{self, Verdict};
 use super::QueryRoot;
 
-/// A parsed document as the document cache holds it, with the operations it has passed
-/// strict validation for. Clones share the record.
+/// A parsed document as the document cache holds it, with what `spec_validation` found
+/// of it, once known. Clones share it.
 #[derive(Clone)]
 pub(super) struct HeldDocument(Arc<Held>);
 
 struct Held {
     document: ExecutableDocument,
-    /// The operation names (as requests give them) strict validation passed for.
-    validated: Mutex<Vec<Option<String>>>,
+    /// `spec_validation::check`'s verdict on the document, worked out once.
+    rules: OnceLock<ServerResult<Verdict>>,
 }
 
 impl HeldDocument {
     pub(super) fn new(document: ExecutableDocument) -> HeldDocument {
         HeldDocument(Arc::new(Held {
             document,
-            validated: Mutex::new(Vec::new()),
+            rules: OnceLock::new(),
         }))
     }
 
@@ -50,32 +55,21 @@ impl HeldDocument {
         &self.0.document
     }
 
-    /// Whether a request for `operation_name` of this document passed strict validation.
-    pub(super) fn is_validated(&self, operation_name: Option<&str>) -> bool {
-        self.validated()
-            .iter()
-            .any(|name| name.as_deref() == operation_name)
-    }
-
-    /// Records that a request for `operation_name` passed strict validation: it was
-    /// answered without an error. Its variables were checked with it; a later request's
-    /// are checked by `VariableTypes::all_valid`.
-    pub(super) fn mark_validated(&self, operation_name: Option<&str>) {
-        let mut validated = self.validated();
-        if !validated
-            .iter()
-            .any(|name| name.as_deref() == operation_name)
-        {
-            validated.push(operation_name.map(str::to_owned));
+    /// Refuses the document if it breaks a rule of the specification async-graphql's
+    /// validation misses (`spec_validation::check`, on its text, worked out the first
+    /// time and kept).
+    pub(super) fn check_rules(&self, text: CheckedText<'_>) -> ServerResult<()> {
+        match self.0.rules.get_or_init(|| spec_validation::check(text)) {
+            Ok(_) => Ok(()),
+            Err(refusal) => Err(refusal.clone()),
         }
     }
 
-    fn validated(&self) -> std::sync::MutexGuard<'_, Vec<Option<String>>> {
-        // A panic while holding the lock leaves a consistent list behind; keep using it.
-        self.0
-            .validated
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Whether the document is valid by every rule of the specification (as far as
+    /// `check_rules` has found): then a request for it may be validated fast, when its
+    /// variables pass `VariableTypes::all_valid`.
+    pub(super) fn is_valid(&self) -> bool {
+        matches!(self.0.rules.get(), Some(Ok(Verdict::Valid)))
     }
 }
 
@@ -272,15 +266,24 @@ mod tests {
     }
 
     #[test]
-    fn a_document_remembers_the_operations_it_passed_for() {
-        let held = HeldDocument::new(
-            async_graphql::parser::parse_query("{ __typename }").expect("parses"),
-        );
-        assert!(!held.is_validated(None));
-        held.mark_validated(None);
-        held.mark_validated(None);
-        assert!(held.is_validated(None));
-        assert!(!held.is_validated(Some("A")));
-        assert_eq!(held.validated().len(), 1);
+    fn a_document_is_valid_only_when_every_rule_passed() {
+        let limits = super::super::limits::Limits::default();
+        for (query, valid) in [
+            ("{ __typename }", true),
+            ("{ countries { nodes { population } } }", false),
+        ] {
+            let text = super::super::limits::check_text(query, &limits).expect("admitted");
+            let held =
+                HeldDocument::new(async_graphql::parser::parse_query(query).expect("parses"));
+            // Unknown until checked.
+            assert!(!held.is_valid());
+            held.check_rules(text).expect("not refused by these rules");
+            assert_eq!(held.is_valid(), valid, "{query}");
+        }
+        let refused = "{ countries { nodes { name: code name } } }";
+        let text = super::super::limits::check_text(refused, &limits).expect("admitted");
+        let held = HeldDocument::new(async_graphql::parser::parse_query(refused).expect("parses"));
+        assert!(held.check_rules(text).is_err() && held.check_rules(text).is_err());
+        assert!(!held.is_valid());
     }
 }

@@ -4,8 +4,11 @@
 //! Each is a thin GraphQL face over a `model` type; parsing and rules stay in `model`.
 
 use async_graphql::{
-    Enum, InputObject, InputValueError, InputValueResult, Object, Scalar, ScalarType, Value,
+    Context, Enum, InputObject, InputValueError, InputValueResult, Object, Scalar, ScalarType,
+    Value,
 };
+
+use super::serial::{Serial, Serials};
 
 use crate::model;
 
@@ -272,8 +275,9 @@ impl Location {
     }
 
     /// Where the place is; null when not recorded.
-    async fn coordinates(&self) -> Option<Coordinates> {
-        self.0.coordinates.clone().map(Coordinates)
+    async fn coordinates(&self, ctx: &Context<'_>) -> Option<Serial<Coordinates>> {
+        let coordinates = self.0.coordinates.clone()?;
+        Some(Serial::new(ctx, Coordinates(coordinates)))
     }
 }
 
@@ -298,24 +302,31 @@ impl SourceRef {
     }
 }
 
-pub fn sources(sources: &[model::SourceRef]) -> Vec<SourceRef> {
-    sources.iter().cloned().map(SourceRef).collect()
+/// Objects of the schema are handed out as `Serial` (or `Serials`, for lists), so that an
+/// object is never `null` without an error (see `serial`); these build the value objects
+/// records share.
+pub fn sources(sources: &[model::SourceRef]) -> Serials<Vec<SourceRef>> {
+    Serials(sources.iter().cloned().map(SourceRef).collect())
 }
 
 pub fn date(date: &Option<model::PartialDate>) -> Option<PartialDate> {
     date.clone().map(PartialDate)
 }
 
-pub fn bounds(date: &Option<model::PartialDate>) -> Option<DateBounds> {
-    date.clone().map(DateBounds)
+pub fn bounds(ctx: &Context<'_>, date: &Option<model::PartialDate>) -> Option<Serial<DateBounds>> {
+    Some(Serial::new(ctx, DateBounds(date.clone()?)))
 }
 
-pub fn quantity(quantity: &Option<model::Quantity>) -> Option<Quantity> {
-    quantity.map(Quantity)
+pub fn quantity(ctx: &Context<'_>, quantity: &Option<model::Quantity>) -> Option<Serial<Quantity>> {
+    Some(Serial::new(ctx, Quantity((*quantity)?)))
 }
 
-pub fn location(location: &Option<model::Location>) -> Option<Location> {
-    location.clone().map(Location)
+pub fn money(ctx: &Context<'_>, money: Option<model::Money>) -> Option<Serial<Money>> {
+    Some(Serial::new(ctx, Money(money?)))
+}
+
+pub fn location(ctx: &Context<'_>, location: &Option<model::Location>) -> Option<Serial<Location>> {
+    Some(Serial::new(ctx, Location(location.clone()?)))
 }
 
 /// The order of a list of named records (countries, organizations, people, facilities).

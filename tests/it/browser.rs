@@ -1,7 +1,12 @@
 //! GraphiQL in a real browser, offline: `tests/browser/browser.mjs` drives Debian's
 //! Chromium with `playwright-core` (pinned in `tests/browser/package.json`) against the real
-//! router on an ephemeral port, with every host but 127.0.0.1 blocked. Needs Node.js 18+,
+//! router on an ephemeral port, with every host but 127.0.0.1 blocked. Needs Node.js 20+,
 //! npm and `/usr/bin/chromium` (or `CHROMIUM`); fails saying what to install without them.
+//!
+//! A system browser is more than the README's `cargo test` asks of a newcomer's machine,
+//! so the test is `#[ignore]`d there and runs as its own step, which `.ci/run` always takes:
+//! `cargo test --test it -- --ignored browser`. Run that way, it fails (never skips)
+//! without Chromium.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,8 +20,8 @@ use crate::support::{blocking, run_bounded, shown, NpmPackages};
 
 /// The version of `playwright-core` that `package.json` pins.
 ///
-/// The newest release that still runs on Node.js 18, the version Debian 12 ships (and
-/// `.ci/run` installs); it drives Debian's Chromium 156.
+/// It drives Debian's Chromium 156, and runs on any Node.js from 18 on (so on the 20+
+/// that the other npm tools need).
 const PLAYWRIGHT_VERSION: &str = "1.61.1";
 
 /// Each step of the script has 30 s; Chromium's start on a loaded machine is the rest.
@@ -49,6 +54,7 @@ struct Report {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium; its own step: cargo test --test it -- --ignored browser"]
 async fn graphiql_runs_an_example_in_chromium_offline() {
     let dir = browser_dir();
     let chromium = blocking(move || prepare(&dir)).await;
@@ -181,7 +187,7 @@ fn prepare(dir: &Path) -> PathBuf {
         dir,
         package: "playwright-core",
         version: PLAYWRIGHT_VERSION,
-        min_node: 18,
+        min_node: 20,
         needed_by: "the browser test",
     }
     .prepare();

@@ -1,6 +1,6 @@
 //! GraphQL over HTTP conformance: the server audits of the npm package `graphql-http`
 //! (pinned in `tests/conformance/package.json`), run by `tests/conformance/audit.mjs`
-//! against the real router on an ephemeral port. Needs Node.js 18+ and npm on `PATH`.
+//! against the real router on an ephemeral port. Needs Node.js 20+ and npm on `PATH`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,7 +41,7 @@ async fn graphql_over_http_server_audits_pass() {
             dir: &dir,
             package: "graphql-http",
             version: GRAPHQL_HTTP_VERSION,
-            min_node: 18,
+            min_node: 20,
             needed_by: "the GraphQL-over-HTTP conformance test",
         }
         .prepare()

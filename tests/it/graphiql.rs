@@ -25,7 +25,7 @@ fn graphiql_is_embedded_unless_the_cdn_was_asked_for() {
         ),
         AssetSource::Cdn { reason } => assert!(
             cdn_requested(),
-            "GraphiQL is not embedded in this build, because {reason}. Install Node.js 18+ \
+            "GraphiQL is not embedded in this build, because {reason}. Install Node.js 20+ \
              and npm (e.g. `apt-get install nodejs npm`), then rebuild (`touch build.rs`)."
         ),
     }

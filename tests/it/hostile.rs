@@ -167,3 +167,197 @@ fn a_normal_query_is_answered_promptly_while_bombs_are_refused() {
     });
     let _: Value = Value::Null;
 }
+
+/// A document and its variables (as JSON text) nesting `depth` deep in one of the ways a
+/// parser recurses on: lists, objects, selections and list types in the document, lists
+/// in the variables. Built as text: a `serde_json::Value` that deep would overflow this
+/// test's own stack when it is written or dropped.
+fn nested_inputs(depth: usize) -> Vec<(&'static str, String, String)> {
+    let nest = |open: &str, close: &str| format!("{}{}", open.repeat(depth), close.repeat(depth));
+    let none = "{}".to_owned();
+    vec![
+        (
+            "lists",
+            format!("query Q {{ __type(name: {}) {{ name }} }}", nest("[", "1]")),
+            none.clone(),
+        ),
+        (
+            "lists in a mutation",
+            format!("mutation Q {{ change(to: {}) }}", nest("[", "1]")),
+            none.clone(),
+        ),
+        (
+            "objects",
+            format!(
+                "query Q {{ incidents(occurred: {}) {{ totalCount }} }}",
+                nest("{a: ", "1}")
+            ),
+            none.clone(),
+        ),
+        (
+            "selections",
+            format!("query Q {{ countries {{ nodes {} }} }}", nest("{ a ", "}")),
+            none.clone(),
+        ),
+        (
+            "list types",
+            format!("query Q($v: {}) {{ __typename }}", nest("[", "Int]")),
+            none,
+        ),
+        (
+            "variables",
+            "query Q($v: Int) { __typename }".to_owned(),
+            format!("{{\"v\": {}}}", nest("[", "1]")),
+        ),
+    ]
+}
+
+/// The ways a document reaches the server: POST and GET, GET as a browser sends it (which
+/// the GraphiQL page is chosen by), with an operation name, and as an automatic persisted
+/// query with its text or by its hash alone.
+fn entry_points() -> Vec<&'static str> {
+    vec![
+        "POST",
+        "GET",
+        "GET from a browser",
+        "POST with operationName",
+        "GET with operationName",
+        "POST persisted with text",
+        "GET persisted with text",
+        "POST persisted by hash",
+        "GET persisted by hash",
+    ]
+}
+
+fn hostile_request(
+    client: &reqwest::Client,
+    url: &str,
+    entry: &str,
+    query: &str,
+    variables: &str,
+) -> reqwest::RequestBuilder {
+    use sha2::Digest;
+    let hash = format!("{:x}", sha2::Sha256::digest(query.as_bytes()));
+    let mut params: Vec<(&str, String)> = vec![("variables", variables.to_owned())];
+    if !entry.contains("by hash") {
+        params.push(("query", query.to_owned()));
+    }
+    if entry.contains("operationName") {
+        params.push(("operationName", "Q".to_owned()));
+    }
+    if entry.contains("persisted") {
+        let extensions =
+            format!(r#"{{"persistedQuery": {{"version": 1, "sha256Hash": "{hash}"}}}}"#);
+        params.push(("extensions", extensions));
+    }
+    if entry.starts_with("POST") {
+        // Written by hand: `variables` and `extensions` are JSON already.
+        let fields: Vec<String> = params
+            .iter()
+            .map(|(name, value)| match *name {
+                "variables" | "extensions" => format!("\"{name}\": {value}"),
+                _ => format!("\"{name}\": {}", Value::from(value.as_str())),
+            })
+            .collect();
+        return client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(format!("{{{}}}", fields.join(", ")));
+    }
+    let request = client.get(url).query(&params);
+    if entry == "GET from a browser" {
+        request.header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+    } else {
+        request
+    }
+}
+
+/// The longest URI the `http` crate parses (`u16::MAX - 1` bytes).
+const MAX_URI_LENGTH: usize = 65_534;
+
+async fn assert_alive(client: &reqwest::Client, address: &str, what: &str) {
+    let alive = client
+        .get(format!("http://{address}/healthz"))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("after {what}: the server is gone: {error}"));
+    assert_eq!(alive.status(), 200, "after {what}");
+}
+
+/// Every class of document that could overflow the parser's stack, at 500 to 100k
+/// levels, through every entry point of the real binary, with the response cache on and
+/// off: each is refused promptly (a 4xx, or a GraphQL error without data), and the server
+/// keeps serving. A GET once parsed its document to find the operation's type before the
+/// guard had looked at it, and one 4 KiB request aborted the process.
+#[tokio::test]
+async fn deep_documents_are_refused_through_every_entry_point_of_the_binary() {
+    use crate::http_conventions::Running;
+    let client = reqwest::Client::builder()
+        // Well under the server's own 10 s request timeout: a refusal is prompt or fails.
+        .timeout(Duration::from_secs(5))
+        // A connection per request: the server closes one after refusing a body unread.
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client");
+    for args in [&[][..], &["--response-cache-mib", "0"][..]] {
+        let server = Running::start_logging(args, "info");
+        let url = format!("http://{}/graphql", server.address);
+        // 500 and 1,000 too: pest, under async-graphql's parser, stops itself short of
+        // the stack's end, so past a depth that depends on the build only async-graphql's
+        // own recursion after it can overflow (500 deep did, in a debug build, before
+        // the guard came first on every path).
+        for depth in [500, 1_000, 2_000, 10_000, 100_000] {
+            for (class, query, variables) in nested_inputs(depth) {
+                for entry in entry_points() {
+                    let what = format!("{class} {depth} deep, {entry}, server {args:?}");
+                    let request = hostile_request(&client, &url, entry, &query, &variables)
+                        .build()
+                        .expect("a request");
+                    let uri_length = request.url().as_str().len();
+                    let response = match client.execute(request).await {
+                        Ok(response) => response,
+                        // hyper refuses a request line longer than the `http` crate's
+                        // bound on a URI (414) and closes the connection while the client
+                        // still writes it: the client sees only the closed connection.
+                        Err(_) if uri_length > MAX_URI_LENGTH => {
+                            assert_alive(&client, &server.address, &what).await;
+                            continue;
+                        }
+                        Err(error) => panic!("{what}: no answer: {error}"),
+                    };
+                    let status = response.status();
+                    assert!(
+                        status.is_client_error() || status == reqwest::StatusCode::OK,
+                        "{what}: {status}"
+                    );
+                    if status == reqwest::StatusCode::OK {
+                        let body: Value = response.json().await.expect("a JSON answer");
+                        assert!(body["data"].is_null(), "{what}: answered {body}");
+                        let code = &body["errors"][0]["extensions"]["code"];
+                        assert!(
+                            ["QUERY_TOO_COMPLEX", "PERSISTED_QUERY_NOT_FOUND"]
+                                .contains(&code.as_str().unwrap_or_default()),
+                            "{what}: {body}"
+                        );
+                    }
+                    assert_alive(&client, &server.address, &what).await;
+                }
+            }
+        }
+        let answer: Value = client
+            .get(&url)
+            .query(&[("query", "{ country(code: \"KG\") { name } }")])
+            .send()
+            .await
+            .expect("a query after the attack")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(answer["data"]["country"]["name"], "Kyrgyzstan");
+        // `stop` asserts that the server exits cleanly on SIGTERM.
+        server.stop();
+    }
+}

@@ -358,7 +358,8 @@ async fn metrics_count_requests_latency_errors_and_persisted_queries() {
     assert!(after[&format!("{duration}_sum{{route=\"/graphql\"}}")] > 0.0);
 
     let errors = "kyrgyz_relations_graphql_errors_total";
-    assert_eq!(delta(&format!("{errors}{{code=\"BAD_USER_INPUT\"}}")), 1.0);
+    // The too-long page, the unknown field and the empty query: the client's mistakes.
+    assert_eq!(delta(&format!("{errors}{{code=\"BAD_USER_INPUT\"}}")), 3.0);
     assert_eq!(
         delta(&format!("{errors}{{code=\"QUERY_TOO_COMPLEX\"}}")),
         1.0
@@ -367,8 +368,8 @@ async fn metrics_count_requests_latency_errors_and_persisted_queries() {
         delta(&format!("{errors}{{code=\"PERSISTED_QUERY_NOT_FOUND\"}}")),
         1.0
     );
-    // The unknown field and the empty query: async-graphql gives them no code.
-    assert_eq!(delta(&format!("{errors}{{code=\"none\"}}")), 2.0);
+    // Every error has a code.
+    assert_eq!(delta(&format!("{errors}{{code=\"none\"}}")), 0.0);
     assert_eq!(delta("kyrgyz_relations_apq_misses_total"), 1.0);
     assert_eq!(delta("kyrgyz_relations_apq_hits_total"), 0.0);
     server.shutdown().await;
@@ -595,6 +596,41 @@ async fn a_persisted_query_is_checked_by_the_guard_each_time_it_runs() {
         .await
         .expect("JSON");
     assert_eq!(answered, registered);
+
+    // Text that fails validation, or the guard, is never stored.
+    for query in [
+        "{ country(code: \"RU\") { noSuchField } }",
+        nested, // refused by the strict server's guard
+    ] {
+        let refused: Value = client
+            .get(strict.url("/graphql"))
+            .query(&[
+                ("query", query.to_owned()),
+                ("extensions", persisted(&sha256_hex(query))),
+            ])
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON");
+        assert!(refused["data"].is_null(), "{refused}");
+    }
+    let invalid = "{ country(code: \"RU\") { noSuchField } }";
+    let unknown: Value = client
+        .get(lenient.url("/graphql"))
+        .query(&[("extensions", persisted(&sha256_hex(invalid)))])
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        unknown["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    assert_eq!(shared.len(), 1);
     strict.shutdown().await;
     lenient.shutdown().await;
 }

@@ -1771,3 +1771,92 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The guard over HTTP: GET and POST alike
+// ---------------------------------------------------------------------------------------
+
+/// The first error code of an answer, or `"none"` when it has no error or no code.
+fn first_code(answer: &Value) -> String {
+    answer["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("none")
+        .to_owned()
+}
+
+proptest! {
+    #![proptest_config(config(64, 5))]
+
+    /// Hostile text sent by POST and by GET to the router `main` serves: neither fails
+    /// the server (which runs in this process, so a stack overflow would abort the test
+    /// binary), and both come to the same verdict. A GET once parsed its document before
+    /// the guard had checked it.
+    #[test]
+    fn get_and_post_come_to_the_same_verdict_on_hostile_text(text in hostile_text()) {
+        let rt = runtime();
+        let url = http_server();
+        let client = reqwest::Client::new();
+        let Some((post, get)) = rt.block_on(async {
+            let post = client
+                .post(url)
+                .json(&json!({ "query": text }))
+                .send()
+                .await
+                .expect("POST answered");
+            let get = client
+                .get(url)
+                .query(&[("query", &text)])
+                .build()
+                .expect("a request");
+            // Past the longest URI hyper parses, it refuses the request (414) and closes
+            // the connection while the client still writes: then POST alone is compared.
+            let long = get.url().as_str().len() > 65_534;
+            let get = match client.execute(get).await {
+                Ok(get) => get,
+                Err(_) if long => return None,
+                Err(error) => panic!("GET {text:?}: {error}"),
+            };
+            let status = (post.status(), get.status());
+            let bodies = (
+                post.json::<Value>().await.unwrap_or(Value::Null),
+                get.json::<Value>().await.unwrap_or(Value::Null),
+            );
+            Some(((status.0, bodies.0), (status.1, bodies.1)))
+        })
+        else {
+            return Ok(());
+        };
+        prop_assert_eq!(get.0, 200, "GET {:?}: {}", text, get.1);
+        if post.0 == 413 {
+            // Over the body limit by POST; over the guard's length limit by GET.
+            prop_assert!(text.len() > Limits::default().max_query_bytes, "{:?}", text);
+            prop_assert_eq!(first_code(&get.1), "QUERY_TOO_COMPLEX", "{:?}", text);
+            return Ok(());
+        }
+        prop_assert_eq!(post.0, 200, "POST {:?}: {}", text, post.1);
+        prop_assert_eq!(first_code(&post.1), first_code(&get.1), "{:?}", text);
+        prop_assert_eq!(post.1["data"].is_null(), get.1["data"].is_null(), "{:?}", text);
+    }
+}
+
+/// The address of one server for every case: the router `main` serves, over a seeded
+/// store, on a runtime of its own thread, for as long as the test binary runs.
+fn http_server() -> &'static str {
+    static ADDRESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ADDRESS.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async {
+                let server = crate::http::Server::spawn().await;
+                sender.send(server.url("/graphql")).expect("the test waits");
+                std::future::pending::<()>().await;
+            });
+        });
+        receiver.recv().expect("the server starts")
+    })
+}

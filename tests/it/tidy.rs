@@ -69,6 +69,53 @@ fn imports_flow_one_way() {
     only_in("crate::app", &[]);
 }
 
+/// The files of `src/` whose code outside their `#[cfg(test)]` module mentions `needle`.
+fn mentions_outside_tests(needle: &str) -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for file in rust_files(&src) {
+        let text = std::fs::read_to_string(&file).expect("source is readable");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        if code
+            .lines()
+            .any(|line| !line.trim_start().starts_with("//") && line.contains(needle))
+        {
+            let relative = file.strip_prefix(&src).expect("under src");
+            found.push(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Nothing parses a GraphQL document the guard has not checked: the parser recurses per
+/// nested bracket, so a document it reads before `check_text` can overflow the stack
+/// (a GET request once did, through a parse that looked for the operation's type). The
+/// guard's `parse`, which takes only a `CheckedText`, is the one caller of a parser.
+#[test]
+fn only_the_guard_calls_a_document_parser() {
+    // async-graphql's parser, only in the guard's `parse`.
+    assert_eq!(
+        mentions_outside_tests("parser::parse_query"),
+        ["schema/limits.rs"]
+    );
+    // apollo-compiler's, only in `spec_validation::check`, which takes a `CheckedText`.
+    assert_eq!(
+        mentions_outside_tests("Document::parse"),
+        ["schema/spec_validation.rs"]
+    );
+    assert!(mentions_outside_tests("fn check(text: CheckedText")
+        .iter()
+        .any(|file| file == "schema/spec_validation.rs"));
+    for parser in ["parse_executable", "parse_mixed", "Parser::new()"] {
+        assert_eq!(
+            mentions_outside_tests(parser),
+            Vec::<String>::new(),
+            "`{parser}` is called outside the guard"
+        );
+    }
+}
+
 #[test]
 fn the_model_imports_no_framework() {
     for file in rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/model")) {
