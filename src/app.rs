@@ -369,6 +369,10 @@ impl Sink<Prepared> for Importing<'_> {
         self.0.look_ahead(prepared);
     }
 
+    fn documents(&mut self, documents: &[crate::model::SourceDocument]) {
+        self.0.documents(documents);
+    }
+
     fn take(&mut self, record: &SeedRecord, prepared: &Prepared, ids: &ReadIds<'_>) {
         // The importer numbers records as the seed reader does: it resolves links with
         // the reader's ids, which the reader has just looked them up in.

@@ -65,8 +65,9 @@ pub enum GenerateError {
     EmptyScale,
 }
 
-/// Writes the six seed files for `scale` into `dir` (created if missing), refusing to
-/// overwrite any. `seed` picks the pseudo-random sequence.
+/// Writes the seed files for `scale` into `dir` (created if missing), refusing to
+/// overwrite any: the six files of records and `documents.json`, the one synthetic
+/// document every record cites. `seed` picks the pseudo-random sequence.
 pub fn generate(dir: &Path, scale: &Scale, seed: u64) -> Result<(), GenerateError> {
     if scale.countries == 0 || scale.incidents == 0 {
         return Err(GenerateError::EmptyScale);
@@ -100,8 +101,25 @@ pub fn generate(dir: &Path, scale: &Scale, seed: u64) -> Result<(), GenerateErro
     })?;
     write_file(dir, "incidents.json", scale.incidents, |i| {
         generator.incident(i)
+    })?;
+    write_file(dir, "documents.json", 1, |_| {
+        json!({
+            "id": SYNTHETIC_DOCUMENT,
+            "title": "A synthetic source document",
+            "period": "1991/2013",
+            "asOf": "2013-39",
+            "summary": "The document every record of a generated seed cites.",
+            "sections": (0..20).map(|n| format!("Section {n}")).collect::<Vec<_>>(),
+        })
     })
 }
+
+/// The id of the one document of a generated seed.
+const SYNTHETIC_DOCUMENT: &str = "synthetic";
+
+/// Every this many incidents, one is linked to the next (FOLLOWED_BY, and FOLLOWS back),
+/// so the seed has links both ways for the reader to check.
+const LINK_EVERY: u64 = 50;
 
 /// Writes `count` records as one JSON array, one record a line.
 fn write_file(
@@ -333,15 +351,30 @@ impl Generator {
             "casualties": null,
             "participants": null,
             "vehiclesDamaged": null,
+            "links": self.links(index),
             "summary": format!("Synthetic incident number {index}."),
             "sources": self.sources(),
         })
     }
 
+    /// Incident `index`'s links: to the next incident from every `LINK_EVERY`th one, and
+    /// back from that next one. Drawn from nothing random, so the rest of the sequence is
+    /// as it was.
+    fn links(&self, index: u64) -> Value {
+        let incidents = self.scale.incidents;
+        if index.is_multiple_of(LINK_EVERY) && index + 1 < incidents {
+            json!([{"kind": "FOLLOWED_BY", "incident": format!("incident-{}", index + 1)}])
+        } else if index % LINK_EVERY == 1 {
+            json!([{"kind": "FOLLOWS", "incident": format!("incident-{}", index - 1)}])
+        } else {
+            json!([])
+        }
+    }
+
     /// A record's source: the synthetic document, one of its sections and paragraphs.
     fn sources(&mut self) -> Value {
         json!([{
-            "document": "synthetic",
+            "document": SYNTHETIC_DOCUMENT,
             "section": format!("Section {}", self.random.below(20)),
             "paragraph": self.random.below(30) + 1,
         }])

@@ -94,6 +94,9 @@ pub struct Quantity {
     /// `None` when the source states no upper bound ("at least one").
     pub high: Option<i32>,
     pub approximate: bool,
+    /// How sure the source is of this one figure ("reportedly three squadrons"), apart
+    /// from the record's own certainty.
+    pub certainty: Certainty,
 }
 
 /// An amount of money in an ISO 4217 currency.
@@ -128,6 +131,123 @@ pub struct Location {
     pub coordinates: Option<Coordinates>,
 }
 
+/// On what a value of a record rests when the source does not state it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Basis {
+    /// Worked out by the editors from what the source states.
+    Derived,
+    /// Not in the source: the editors' general knowledge.
+    GeneralKnowledge,
+    /// The source's words, read by the editors ("early 2012" as a date range).
+    Interpreted,
+}
+
+/// A value of a record the source does not state, and its basis. A field without a note
+/// is stated by the source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldNote {
+    /// The field's GraphQL name, with a dotted path into lists and objects where needed
+    /// (`roles.title`, `location.coordinates`).
+    pub field: String,
+    pub basis: Basis,
+    pub explanation: String,
+}
+
+/// What kind of thing a statement the source relates is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StatementKind {
+    Claim,
+    Allegation,
+    Position,
+    Complaint,
+    Demand,
+    Reason,
+    Risk,
+    Benefit,
+}
+
+/// Who made a statement: a country, an organization or a person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Speaker {
+    Country(Slug),
+    Organization(Slug),
+    Person(Slug),
+}
+
+/// A claim, allegation, position, reason, risk or benefit the source attributes to
+/// somebody (or to nobody it names), about the record that holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    pub kind: StatementKind,
+    /// `None` when the source names nobody ("there were allegations").
+    pub by: Option<Speaker>,
+    pub text: String,
+    pub certainty: Certainty,
+    pub sources: Vec<SourceRef>,
+}
+
+/// How one incident relates to another. Every kind has an inverse, which the other
+/// incident states (`CausedBy` on one, `Caused` on the other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IncidentLinkKind {
+    CausedBy,
+    Caused,
+    ResponseTo,
+    Prompted,
+    PartOf,
+    Includes,
+    Follows,
+    FollowedBy,
+}
+
+impl IncidentLinkKind {
+    /// The kind the linked incident states back: `CausedBy` for `Caused`, and so on.
+    pub fn inverse(self) -> IncidentLinkKind {
+        match self {
+            Self::CausedBy => Self::Caused,
+            Self::Caused => Self::CausedBy,
+            Self::ResponseTo => Self::Prompted,
+            Self::Prompted => Self::ResponseTo,
+            Self::PartOf => Self::Includes,
+            Self::Includes => Self::PartOf,
+            Self::Follows => Self::FollowedBy,
+            Self::FollowedBy => Self::Follows,
+        }
+    }
+}
+
+/// A chain the source relates from one incident to another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentLink {
+    pub kind: IncidentLinkKind,
+    pub incident: Slug,
+}
+
+/// Casualties on one side, or of one nationality, as the source gives them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideCasualties {
+    pub country: Slug,
+    pub killed: Option<Quantity>,
+    pub injured: Option<Quantity>,
+    pub note: Option<String>,
+}
+
+/// A source document the records cite: what it is, the span of events it describes and
+/// the date it speaks from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceDocument {
+    pub id: Slug,
+    pub title: String,
+    pub period: PartialDate,
+    pub as_of: PartialDate,
+    pub summary: String,
+    /// The document's section headings, in order.
+    pub sections: Vec<String>,
+}
+
 /// A country or an organization, for relations that may point at either.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Actor {
@@ -142,6 +262,8 @@ pub struct Country {
     pub code: String,
     pub name: String,
     pub aliases: Vec<String>,
+    pub notes: Vec<FieldNote>,
+    pub statements: Vec<Statement>,
     pub summary: String,
     pub sources: Vec<SourceRef>,
 }
@@ -186,6 +308,8 @@ pub struct Organization {
     pub founded: Option<PartialDate>,
     pub succeeded_by: Option<Slug>,
     pub members: Vec<Membership>,
+    pub notes: Vec<FieldNote>,
+    pub statements: Vec<Statement>,
     pub summary: String,
     pub sources: Vec<SourceRef>,
 }
@@ -207,6 +331,8 @@ pub struct Person {
     pub aliases: Vec<String>,
     pub country: Option<Slug>,
     pub roles: Vec<Role>,
+    pub notes: Vec<FieldNote>,
+    pub statements: Vec<Statement>,
     pub summary: String,
     pub sources: Vec<SourceRef>,
 }
@@ -254,6 +380,8 @@ pub struct Agreement {
     pub debt: Option<Money>,
     pub debt_write_off_fraction: Option<f64>,
     pub extends: Option<Slug>,
+    pub notes: Vec<FieldNote>,
+    pub statements: Vec<Statement>,
     pub summary: String,
     pub sources: Vec<SourceRef>,
 }
@@ -379,6 +507,8 @@ pub struct Facility {
     pub deadlocked_segments: Option<Quantity>,
     pub resources: Vec<Resource>,
     pub certainty: Certainty,
+    pub notes: Vec<FieldNote>,
+    pub statements: Vec<Statement>,
     pub summary: String,
     pub sources: Vec<SourceRef>,
 }
@@ -442,6 +572,10 @@ pub struct Incident {
     pub casualties: Option<Quantity>,
     pub participants: Option<Quantity>,
     pub vehicles_damaged: Option<Quantity>,
+    pub links: Vec<IncidentLink>,
+    pub casualties_by_side: Vec<SideCasualties>,
+    pub notes: Vec<FieldNote>,
+    pub statements: Vec<Statement>,
     pub summary: String,
     pub sources: Vec<SourceRef>,
 }
@@ -468,6 +602,8 @@ impl Agreement {
             debt: None,
             debt_write_off_fraction: None,
             extends: None,
+            notes: Vec::new(),
+            statements: Vec::new(),
             summary: String::new(),
             sources: Vec::new(),
         }
@@ -490,6 +626,22 @@ mod tests {
 
     fn window(text: &str) -> DateWindow {
         DateWindow::of(&PartialDate::parse(text).expect("valid"))
+    }
+
+    #[test]
+    fn every_link_kind_has_another_kind_as_its_inverse_and_back() {
+        use super::IncidentLinkKind::*;
+        let kinds = [
+            CausedBy, Caused, ResponseTo, Prompted, PartOf, Includes, Follows, FollowedBy,
+        ];
+        for kind in kinds {
+            assert_ne!(kind.inverse(), kind);
+            assert_eq!(kind.inverse().inverse(), kind);
+        }
+        assert_eq!(CausedBy.inverse(), Caused);
+        assert_eq!(ResponseTo.inverse(), Prompted);
+        assert_eq!(PartOf.inverse(), Includes);
+        assert_eq!(Follows.inverse(), FollowedBy);
     }
 
     #[test]
@@ -522,6 +674,7 @@ pub struct Dataset {
     pub agreements: Vec<Agreement>,
     pub facilities: Vec<Facility>,
     pub incidents: Vec<Incident>,
+    pub documents: Vec<SourceDocument>,
 }
 
 impl Dataset {

@@ -10,6 +10,7 @@ use super::incident::{incident_filter, Incident, IncidentKind};
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
 use super::serial::{Serial, SerialBoxed, Serials};
+use super::source::{notes, statements, FieldNote, Statement, StatementKind};
 use super::values::{
     bounds, date, money, quantity, sources, Certainty, DateBounds, DateFilter, DateMatch,
     IncidentOrder, Money, NameOrder, PartialDate, Quantity, SourceRef,
@@ -43,7 +44,8 @@ pub enum AgreementKind {
     Accession,
 }
 
-/// Where an agreement stood when the source was written.
+/// Where an agreement stood when the source was written: according to the source, as of
+/// its date (`SourceDocument.asOf`), not necessarily today.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "model::AgreementStatus")]
 pub enum AgreementStatus {
@@ -65,7 +67,10 @@ pub enum AgreementStatus {
 
 /// An agreement or arrangement between countries: a basing lease, a border treaty or
 /// commission, a debt settlement, a supply deal, an accession. Dates follow the life cycle:
-/// `signed`, `inForceFrom`, `expires`, `ended`; `status` is as of the source's writing.
+/// `signed`, `inForceFrom`, `expires`, `ended`. `status` and the dates are according to the
+/// source, as of its date (`SourceDocument.asOf`, on each of `sources`): a lease IN_FORCE
+/// that expires in 2014 was in force when the source was written, late 2013. A date the
+/// source does not state is listed in `notes` with its basis.
 #[Object]
 impl Agreement {
     /// The agreement's global id, for `node(id:)`.
@@ -93,7 +98,9 @@ impl Agreement {
         self.0.kind.into()
     }
 
-    /// Where the agreement stood when the source was written.
+    /// Where the agreement stood when the source was written: according to the source, as
+    /// of its date (`SourceDocument.asOf`), not necessarily today. A status the source does
+    /// not state outright is listed in `notes`.
     async fn status(&self) -> AgreementStatus {
         self.0.status.into()
     }
@@ -109,7 +116,8 @@ impl Agreement {
         &self.0.summary
     }
 
-    /// When it was signed or concluded; null when the source does not say.
+    /// When it was signed or concluded, according to the source; null when the source
+    /// does not say.
     async fn signed(&self) -> Option<PartialDate> {
         date(&self.0.signed)
     }
@@ -119,18 +127,21 @@ impl Agreement {
         bounds(ctx, &self.0.signed)
     }
 
-    /// When it entered into force; null when the source does not say.
+    /// When it entered into force, according to the source; null when the source does
+    /// not say.
     async fn in_force_from(&self) -> Option<PartialDate> {
         date(&self.0.in_force_from)
     }
 
-    /// When it is due to expire; null when the source gives no term.
+    /// When it is due to expire, according to the source, as of its date
+    /// (`SourceDocument.asOf`); null when the source gives no term. A date worked out from
+    /// a term is listed in `notes` as DERIVED.
     async fn expires(&self) -> Option<PartialDate> {
         date(&self.0.expires)
     }
 
-    /// When it actually ended, if it ended before or at expiry; null while in force or
-    /// when the source does not say.
+    /// When it actually ended, if it ended before or at expiry; null while in force as of
+    /// the source's date (`SourceDocument.asOf`) or when the source does not say.
     async fn ended(&self) -> Option<PartialDate> {
         date(&self.0.ended)
     }
@@ -176,6 +187,24 @@ impl Agreement {
     /// Where in the source these facts come from.
     async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
+    }
+
+    /// Values of this agreement that the source does not state, each with its basis (derived
+    /// by the editors, general knowledge, or the editors' reading of the source's words)
+    /// and an explanation. A field not listed here is stated by the source.
+    async fn notes(&self) -> Serials<Vec<FieldNote>> {
+        notes(&self.0.notes)
+    }
+
+    /// What the source relates as somebody's claim, allegation, position, complaint,
+    /// demand, reason, risk or benefit about this agreement, with who made it.
+    async fn statements(
+        &self,
+        #[graphql(desc = "Only statements of these kinds; omit for all.")] kinds: Option<
+            Vec<StatementKind>,
+        >,
+    ) -> Serials<Vec<Statement>> {
+        statements(&self.0.statements, kinds)
     }
 
     /// The countries party to the agreement, by name.

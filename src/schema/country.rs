@@ -11,6 +11,7 @@ use super::organization::Membership;
 use super::person::Person;
 use super::relay::{global_id, Connection, PageArgs};
 use super::serial::Serials;
+use super::source::{notes, statements, FieldNote, Statement, StatementKind};
 use super::values::{
     sources, AgreementOrder, DateFilter, DateMatch, IncidentOrder, NameOrder, PartialDate,
     SourceRef,
@@ -61,6 +62,24 @@ impl Country {
         sources(&self.0.sources)
     }
 
+    /// Values of this country that the source does not state, each with its basis (derived
+    /// by the editors, general knowledge, or the editors' reading of the source's words)
+    /// and an explanation. A field not listed here is stated by the source.
+    async fn notes(&self) -> Serials<Vec<FieldNote>> {
+        notes(&self.0.notes)
+    }
+
+    /// What the source relates as somebody's claim, allegation, position, complaint,
+    /// demand, reason, risk or benefit about this country, with who made it.
+    async fn statements(
+        &self,
+        #[graphql(desc = "Only statements of these kinds; omit for all.")] kinds: Option<
+            Vec<StatementKind>,
+        >,
+    ) -> Serials<Vec<Statement>> {
+        statements(&self.0.statements, kinds)
+    }
+
     /// Agreements and arrangements the country is a party to, oldest first.
     async fn agreements(
         &self,
@@ -77,7 +96,10 @@ impl Country {
         )]
         party: Option<String>,
         #[graphql(desc = "Only agreements signed within this range.")] signed: Option<DateFilter>,
-        #[graphql(desc = "Only agreements in force on this date; see `inForceMatch`.")] in_force_on: Option<PartialDate>,
+        #[graphql(
+            desc = "Only agreements in force on this date, according to the source, as of its date (`SourceDocument.asOf`); see `inForceMatch`."
+        )]
+        in_force_on: Option<PartialDate>,
         #[graphql(
             desc = "How `inForceOn` matches: POSSIBLY_OVERLAPS (default) keeps agreements that may have been in force at some time within the date; CERTAINLY_WITHIN keeps those certainly in force throughout it.",
             default

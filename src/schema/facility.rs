@@ -11,6 +11,7 @@ use super::organization::Organization;
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
 use super::serial::{Serial, SerialBoxed, Serials};
+use super::source::{notes, statements, FieldNote, Statement, StatementKind};
 use super::values::{
     bounds, date, location, quantity, sources, AgreementOrder, Certainty, DateBounds, DateFilter,
     DateMatch, IncidentOrder, Location, NameOrder, PartialDate, Quantity, SourceRef,
@@ -167,7 +168,8 @@ impl Facility {
         location(ctx, &self.0.location)
     }
 
-    /// When it opened or was established; null when the source does not say.
+    /// When it opened or was established, according to the source; null when the source
+    /// does not say.
     async fn opened(&self) -> Option<PartialDate> {
         date(&self.0.opened)
     }
@@ -177,7 +179,8 @@ impl Facility {
         bounds(ctx, &self.0.opened)
     }
 
-    /// When it closed; null while open or when the source does not say.
+    /// When it closed; null while open as of the source's date (`SourceDocument.asOf`)
+    /// or when the source does not say.
     async fn closed(&self) -> Option<PartialDate> {
         date(&self.0.closed)
     }
@@ -236,6 +239,24 @@ impl Facility {
         sources(&self.0.sources)
     }
 
+    /// Values of this facility that the source does not state, each with its basis (derived
+    /// by the editors, general knowledge, or the editors' reading of the source's words)
+    /// and an explanation. A field not listed here is stated by the source.
+    async fn notes(&self) -> Serials<Vec<FieldNote>> {
+        notes(&self.0.notes)
+    }
+
+    /// What the source relates as somebody's claim, allegation, position, complaint,
+    /// demand, reason, risk or benefit about this facility, with who made it.
+    async fn statements(
+        &self,
+        #[graphql(desc = "Only statements of these kinds; omit for all.")] kinds: Option<
+            Vec<StatementKind>,
+        >,
+    ) -> Serials<Vec<Statement>> {
+        statements(&self.0.statements, kinds)
+    }
+
     /// Every country involved: the host, an operating country, and others such as the
     /// neighbour across a border; by name.
     async fn countries(
@@ -281,7 +302,10 @@ impl Facility {
         #[graphql(desc = "Only agreements a party to which has this ISO 3166-1 alpha-2 code.")]
         party: Option<String>,
         #[graphql(desc = "Only agreements signed within this range.")] signed: Option<DateFilter>,
-        #[graphql(desc = "Only agreements in force on this date; see `inForceMatch`.")] in_force_on: Option<PartialDate>,
+        #[graphql(
+            desc = "Only agreements in force on this date, according to the source, as of its date (`SourceDocument.asOf`); see `inForceMatch`."
+        )]
+        in_force_on: Option<PartialDate>,
         #[graphql(
             desc = "How `inForceOn` matches: POSSIBLY_OVERLAPS (default) or CERTAINLY_WITHIN.",
             default

@@ -11,14 +11,15 @@ use super::organization::Organization;
 use super::person::Person;
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
-use super::serial::{Serial, Serials};
+use super::serial::{Serial, SerialBoxed, Serials};
+use super::source::{notes, statements, FieldNote, Statement, StatementKind};
 use super::values::{
     bounds, date, location, quantity, sources, AgreementOrder, Certainty, DateBounds, DateFilter,
     Location, NameOrder, PartialDate, Quantity, SourceRef,
 };
-use super::{all_of, country_id_by_code, list_page, store, Filter, Predicate, Result};
+use super::{all_of, country_id_by_code, internal, list_page, store, Filter, Predicate, Result};
 use crate::model::{self, RecordKind};
-use crate::store::{Link, List, Store};
+use crate::store::{Link, List, Store, StoreError};
 
 #[derive(Clone)]
 pub struct Incident(pub Arc<model::Incident>);
@@ -67,6 +68,90 @@ pub enum IncidentKind {
     Asylum,
     /// Arrests and extraditions.
     Extradition,
+}
+
+/// How one incident relates to another. The kinds come in inverse pairs, and a link is
+/// stated on both incidents: CAUSED_BY on one is CAUSED on the other.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "model::IncidentLinkKind")]
+pub enum IncidentLinkKind {
+    /// This incident was caused by the linked one (the source says it led to this one).
+    CausedBy,
+    /// This incident caused the linked one; the inverse of CAUSED_BY.
+    Caused,
+    /// This incident was a response to the linked one: a request, a refusal, a
+    /// retaliation.
+    ResponseTo,
+    /// This incident prompted the linked one, a response to it; the inverse of
+    /// RESPONSE_TO.
+    Prompted,
+    /// This incident is part of the linked, larger one.
+    PartOf,
+    /// The linked incident is part of this one; the inverse of PART_OF.
+    Includes,
+    /// This incident followed the linked one, as the source relates them in sequence,
+    /// without saying that one caused the other.
+    Follows,
+    /// The linked incident followed this one; the inverse of FOLLOWS.
+    FollowedBy,
+}
+
+pub struct IncidentLink(pub model::IncidentLink);
+
+/// A link from one incident to another, as the source relates it.
+#[Object]
+impl IncidentLink {
+    /// How this incident relates to the linked one.
+    async fn kind(&self) -> IncidentLinkKind {
+        self.0.kind.into()
+    }
+
+    /// The linked incident.
+    async fn incident(&self, ctx: &Context<'_>) -> Result<SerialBoxed<Incident>> {
+        match store(ctx).get(&self.0.incident).map_err(internal)? {
+            Some(incident) => Ok(SerialBoxed(Serial::new(ctx, Incident(incident)))),
+            None => Err(internal(StoreError::Dangling {
+                tree: "records/incidents".to_owned(),
+                id: self.0.incident.clone(),
+                target: "incidents".to_owned(),
+            })),
+        }
+    }
+}
+
+pub struct SideCasualties(pub model::SideCasualties);
+
+/// Casualties on one side of an incident, or of one nationality, as the source gives
+/// them.
+#[Object]
+impl SideCasualties {
+    /// The side: the country whose forces or citizens the figures count.
+    async fn country(&self, ctx: &Context<'_>) -> Result<Serial<Country>> {
+        match store(ctx).get(&self.0.country).map_err(internal)? {
+            Some(country) => Ok(Serial::new(ctx, Country(country))),
+            None => Err(internal(StoreError::Dangling {
+                tree: "records/countries".to_owned(),
+                id: self.0.country.clone(),
+                target: "countries".to_owned(),
+            })),
+        }
+    }
+
+    /// People of this side killed; null when the source gives no figure.
+    async fn killed(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.killed)
+    }
+
+    /// People of this side injured; null when the source gives no figure.
+    async fn injured(&self, ctx: &Context<'_>) -> Option<Serial<Quantity>> {
+        quantity(ctx, &self.0.injured)
+    }
+
+    /// Who the figures count, in the editors' words ("border guards", "villagers");
+    /// null when there is nothing to add.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
 }
 
 /// An incident or event in Kyrgyzstan's foreign relations: a border clash, a riot, a gas
@@ -153,6 +238,66 @@ impl Incident {
     /// Where in the source these facts come from.
     async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
+    }
+
+    /// The incidents the source relates this one to, with how: what caused it, what it
+    /// prompted, what it is part of, what followed it. Every link is stated on both
+    /// incidents with the inverse kind (CAUSED_BY here, CAUSED there), so a chain can be
+    /// walked either way: the asylum given to refugees from Andijon, the Uzbek gas
+    /// cut-off it prompted, the supply from Kazakhstan that followed.
+    async fn links(
+        &self,
+        #[graphql(desc = "Only links of these kinds; omit for all.")] kinds: Option<
+            Vec<IncidentLinkKind>,
+        >,
+    ) -> Serials<Vec<IncidentLink>> {
+        let kinds: Option<Vec<model::IncidentLinkKind>> =
+            kinds.map(|kinds| kinds.into_iter().map(Into::into).collect());
+        Serials(
+            self.0
+                .links
+                .iter()
+                .filter(|link| {
+                    kinds
+                        .as_ref()
+                        .is_none_or(|kinds| kinds.contains(&link.kind))
+                })
+                .cloned()
+                .map(IncidentLink)
+                .collect(),
+        )
+    }
+
+    /// Casualties by side or nationality, where the source gives them ("two Uzbeks
+    /// dead"): one entry per country, in the source's order. Empty when the source gives
+    /// no breakdown; `killed` and `injured` are the totals.
+    async fn casualties_by_side(&self) -> Serials<Vec<SideCasualties>> {
+        Serials(
+            self.0
+                .casualties_by_side
+                .iter()
+                .cloned()
+                .map(SideCasualties)
+                .collect(),
+        )
+    }
+
+    /// Values of this incident that the source does not state, each with its basis (derived
+    /// by the editors, general knowledge, or the editors' reading of the source's words)
+    /// and an explanation. A field not listed here is stated by the source.
+    async fn notes(&self) -> Serials<Vec<FieldNote>> {
+        notes(&self.0.notes)
+    }
+
+    /// What the source relates as somebody's claim, allegation, position, complaint,
+    /// demand, reason, risk or benefit about this incident, with who made it.
+    async fn statements(
+        &self,
+        #[graphql(desc = "Only statements of these kinds; omit for all.")] kinds: Option<
+            Vec<StatementKind>,
+        >,
+    ) -> Serials<Vec<Statement>> {
+        statements(&self.0.statements, kinds)
     }
 
     /// The facility where it happened or that it concerns most; null when none.

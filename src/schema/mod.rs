@@ -20,6 +20,7 @@ mod query;
 mod relay;
 pub mod response_cache;
 mod serial;
+mod source;
 mod spec_validation;
 mod validation;
 mod values;

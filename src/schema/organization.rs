@@ -11,6 +11,7 @@ use super::person::Person;
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
 use super::serial::{Serial, SerialBoxed, Serials};
+use super::source::{notes, statements, FieldNote, Statement, StatementKind};
 use super::values::{
     bounds, date, sources, Certainty, DateBounds, DateFilter, IncidentOrder, NameOrder,
     PartialDate, SourceRef,
@@ -171,6 +172,24 @@ impl Organization {
     /// Where in the source these facts come from.
     async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
+    }
+
+    /// Values of this organization that the source does not state, each with its basis (derived
+    /// by the editors, general knowledge, or the editors' reading of the source's words)
+    /// and an explanation. A field not listed here is stated by the source.
+    async fn notes(&self) -> Serials<Vec<FieldNote>> {
+        notes(&self.0.notes)
+    }
+
+    /// What the source relates as somebody's claim, allegation, position, complaint,
+    /// demand, reason, risk or benefit about this organization, with who made it.
+    async fn statements(
+        &self,
+        #[graphql(desc = "Only statements of these kinds; omit for all.")] kinds: Option<
+            Vec<StatementKind>,
+        >,
+    ) -> Serials<Vec<Statement>> {
+        statements(&self.0.statements, kinds)
     }
 
     /// Member countries and their standing, by country name.

@@ -10,6 +10,7 @@ use super::organization::Organization;
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
 use super::serial::{Serial, Serials};
+use super::source::{notes, statements, FieldNote, Statement, StatementKind};
 use super::values::{
     bounds, date, sources, Certainty, DateBounds, DateFilter, IncidentOrder, PartialDate, SourceRef,
 };
@@ -82,8 +83,9 @@ impl Person {
         &self.0.id
     }
 
-    /// The person's name in its normalized spelling; a surname alone when the source gives
-    /// no more.
+    /// The person's name in its normalized spelling. Where the source gives a surname
+    /// alone, a first name from general knowledge may complete it: `notes` then says so
+    /// (field `name`, basis `GENERAL_KNOWLEDGE`).
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -114,6 +116,24 @@ impl Person {
     /// Where in the source these facts come from.
     async fn sources(&self) -> Serials<Vec<SourceRef>> {
         sources(&self.0.sources)
+    }
+
+    /// Values of this person that the source does not state, each with its basis (derived
+    /// by the editors, general knowledge, or the editors' reading of the source's words)
+    /// and an explanation. A field not listed here is stated by the source.
+    async fn notes(&self) -> Serials<Vec<FieldNote>> {
+        notes(&self.0.notes)
+    }
+
+    /// What the source relates as somebody's claim, allegation, position, complaint,
+    /// demand, reason, risk or benefit about this person, with who made it.
+    async fn statements(
+        &self,
+        #[graphql(desc = "Only statements of these kinds; omit for all.")] kinds: Option<
+            Vec<StatementKind>,
+        >,
+    ) -> Serials<Vec<Statement>> {
+        statements(&self.0.statements, kinds)
     }
 
     /// Incidents and events the person took part in, oldest first.

@@ -18,7 +18,8 @@ use super::incident::{incident_filter, Incident, IncidentKind};
 use super::organization::{Organization, OrganizationKind};
 use super::person::Person;
 use super::relay::{parse_global_id, Connection, PageArgs, MAX_PAGE_SIZE};
-use super::serial::{self, Serial};
+use super::serial::{self, Serial, Serials};
+use super::source::SourceDocument;
 use super::values::{AgreementOrder, DateFilter, DateMatch, IncidentOrder, NameOrder, PartialDate};
 use super::{
     bad_input, country_id_by_code, internal, list_page, list_page_dated, relay, store, Result,
@@ -150,6 +151,25 @@ impl QueryRoot {
         lookup(ctx, &slug, Incident)
     }
 
+    /// The source document with this slug, as `SourceRef.document` names it; null when
+    /// there is none.
+    async fn source_document(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A slug, such as `kyrgyzstan-foreign-relations`.")] slug: String,
+    ) -> Result<Option<Serial<SourceDocument>>> {
+        let document = store(ctx).source_document(&slug).map_err(internal)?;
+        Ok(document.map(|document| Serial::new(ctx, SourceDocument(document))))
+    }
+
+    /// Every source document the records cite, by slug: what each is, the period it
+    /// describes and the date it speaks from (`asOf`). Every status and date in the API is
+    /// according to its source, as of that source's date.
+    async fn source_documents(&self, ctx: &Context<'_>) -> Result<Serials<Vec<SourceDocument>>> {
+        let documents = store(ctx).source_documents().map_err(internal)?;
+        Ok(Serials(documents.into_iter().map(SourceDocument).collect()))
+    }
+
     /// Every country, by name.
     async fn countries(
         &self,
@@ -249,7 +269,8 @@ impl QueryRoot {
     }
 
     /// Every agreement, oldest first. `agreements(inForceOn: "2012", kinds: [BASING])`
-    /// answers "which basing leases were in force in 2012?".
+    /// answers "which basing leases were in force in 2012?", according to the source, as
+    /// of its date (`SourceDocument.asOf`).
     async fn agreements(
         &self,
         ctx: &Context<'_>,
@@ -264,7 +285,7 @@ impl QueryRoot {
         party: Option<String>,
         #[graphql(desc = "Only agreements signed within this range.")] signed: Option<DateFilter>,
         #[graphql(
-            desc = "Only agreements in force on this date. An agreement's span runs from `inForceFrom` (else `signed`) to `ended` (else `expires`); an unknown end leaves that side open. Agreements with neither end known, and proposed or planned ones, never match."
+            desc = "Only agreements in force on this date, according to the source, as of its date (`SourceDocument.asOf`): an agreement the source gives as expiring later counts as running to its expiry. An agreement's span runs from `inForceFrom` (else `signed`) to `ended` (else `expires`); an unknown end leaves that side open. Agreements with neither end known, and proposed or planned ones, never match."
         )]
         in_force_on: Option<PartialDate>,
         #[graphql(

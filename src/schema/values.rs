@@ -9,6 +9,9 @@ use async_graphql::{
 };
 
 use super::serial::{Serial, Serials};
+use super::source::SourceDocument;
+use super::{internal, store, Result};
+use crate::store::StoreError;
 
 use crate::model;
 
@@ -195,6 +198,13 @@ impl Quantity {
     async fn approximate(&self) -> bool {
         self.0.approximate
     }
+
+    /// How sure the source is of this one figure: REPORTED for "reportedly three
+    /// squadrons". A hedge on a figure is carried here, not by the record's own
+    /// `certainty`, which says how sure the source is of the record.
+    async fn certainty(&self) -> Certainty {
+        self.0.certainty.into()
+    }
 }
 
 pub struct Money(pub model::Money);
@@ -283,12 +293,30 @@ impl Location {
 
 pub struct SourceRef(pub model::SourceRef);
 
-/// Where in the source material a record's facts come from.
+/// Where in the source material a record's facts come from: a document, a section and a
+/// paragraph.
 #[Object]
 impl SourceRef {
-    /// The source document's name.
+    /// The source document's slug (`SourceDocument.slug`); `sourceDocument` is the
+    /// document itself.
     async fn document(&self) -> &str {
         &self.0.document
+    }
+
+    /// The source document: its title, the period it describes and the date it speaks
+    /// from (`asOf`), which every status and date taken from it is as of.
+    async fn source_document(&self, ctx: &Context<'_>) -> Result<Serial<SourceDocument>> {
+        match store(ctx)
+            .source_document(&self.0.document)
+            .map_err(internal)?
+        {
+            Some(document) => Ok(Serial::new(ctx, SourceDocument(document))),
+            None => Err(internal(StoreError::Dangling {
+                tree: "meta".to_owned(),
+                id: self.0.document.clone(),
+                target: "source documents".to_owned(),
+            })),
+        }
     }
 
     /// The heading of the section within the document.

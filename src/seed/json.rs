@@ -3,11 +3,14 @@
 //! Field names are camelCase; unknown fields are rejected. Conversion reports every
 //! problem it finds to a `Reporter` instead of stopping at the first.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
 
 use crate::model::{
-    self, AgreementKind, AgreementStatus, AircraftRole, Certainty, CoordinateSource, FacilityKind,
-    IncidentKind, MemberRole, OrganizationKind, PartialDate, Resource,
+    self, AgreementKind, AgreementStatus, AircraftRole, Basis, Certainty, CoordinateSource,
+    FacilityKind, IncidentKind, IncidentLinkKind, MemberRole, OrganizationKind, PartialDate,
+    Resource, StatementKind,
 };
 
 /// Collects the problems of one record, naming its file and id.
@@ -15,7 +18,140 @@ pub struct Reporter<'a> {
     pub file: &'a str,
     pub record: &'a str,
     pub problems: &'a mut Vec<super::Problem>,
+    /// The ids of `documents.json`, which every source locator must name; `None` when
+    /// that file could not be read (its own problem is reported, and locators go
+    /// unchecked rather than reported one by one).
+    pub documents: Option<&'a HashSet<String>>,
 }
+
+/// The fields a `notes[].field` may name, per record type: the GraphQL fields of the
+/// type (the first segment of a dotted path is checked against these).
+pub const COUNTRY_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "code",
+    "name",
+    "aliases",
+    "summary",
+    "sources",
+    "statements",
+    "agreements",
+    "facilities",
+    "incidents",
+    "memberships",
+    "people",
+];
+pub const ORGANIZATION_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "name",
+    "aliases",
+    "kind",
+    "summary",
+    "country",
+    "founded",
+    "foundedBounds",
+    "succeededBy",
+    "sources",
+    "statements",
+    "members",
+    "facilities",
+    "incidents",
+    "people",
+];
+pub const PERSON_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "name",
+    "aliases",
+    "summary",
+    "country",
+    "roles",
+    "sources",
+    "statements",
+    "incidents",
+];
+pub const AGREEMENT_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "title",
+    "aliases",
+    "kind",
+    "status",
+    "certainty",
+    "summary",
+    "signed",
+    "signedBounds",
+    "inForceFrom",
+    "expires",
+    "ended",
+    "termYears",
+    "debt",
+    "debtWriteOffFraction",
+    "debtWrittenOff",
+    "extends",
+    "sources",
+    "statements",
+    "parties",
+    "facilities",
+    "incidents",
+];
+pub const FACILITY_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "name",
+    "aliases",
+    "kind",
+    "certainty",
+    "summary",
+    "hostCountry",
+    "operator",
+    "partOf",
+    "location",
+    "opened",
+    "openedBounds",
+    "closed",
+    "personnel",
+    "aircraftSquadrons",
+    "aircraftRoles",
+    "agreedLengthKm",
+    "disputedLengthKm",
+    "disputedSegments",
+    "deadlockedSegments",
+    "resources",
+    "sources",
+    "statements",
+    "countries",
+    "agreements",
+    "incidents",
+];
+pub const INCIDENT_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "title",
+    "aliases",
+    "kind",
+    "occurred",
+    "occurredBounds",
+    "certainty",
+    "summary",
+    "location",
+    "killed",
+    "injured",
+    "casualties",
+    "participants",
+    "vehiclesDamaged",
+    "sources",
+    "statements",
+    "links",
+    "casualtiesBySide",
+    "facility",
+    "facilities",
+    "countries",
+    "organizations",
+    "people",
+    "agreements",
+];
 
 impl Reporter<'_> {
     pub fn report(&mut self, message: String) {
@@ -62,6 +198,7 @@ impl Reporter<'_> {
             low: low as i32,
             high: high.map(|high| high as i32),
             approximate: input.approximate,
+            certainty: input.certainty,
         })
     }
 
@@ -69,16 +206,86 @@ impl Reporter<'_> {
         if sources.is_empty() {
             self.report("field `sources`: every record cites at least one source".to_owned());
         }
+        self.locators("sources", sources)
+    }
+
+    /// Source locators, each checked: a paragraph from 1, a document of `documents.json`.
+    fn locators(&mut self, field: &str, sources: Vec<SourceInput>) -> Vec<model::SourceRef> {
         sources
             .into_iter()
             .map(|source| {
                 if source.paragraph == 0 {
-                    self.report("field `sources`: paragraphs are numbered from 1".to_owned());
+                    self.report(format!("field `{field}`: paragraphs are numbered from 1"));
+                }
+                if let Some(documents) = self.documents {
+                    if !documents.contains(&source.document) {
+                        self.report(format!(
+                            "field `{field}`: no document of documents.json has id `{}`",
+                            source.document
+                        ));
+                    }
                 }
                 model::SourceRef {
                     document: source.document,
                     section: source.section,
                     paragraph: source.paragraph,
+                }
+            })
+            .collect()
+    }
+
+    /// The record's field notes, each naming a field of the record type (`fields`) and
+    /// explaining itself.
+    fn notes(&mut self, fields: &[&str], notes: Vec<NoteInput>) -> Vec<model::FieldNote> {
+        notes
+            .into_iter()
+            .map(|note| {
+                let first = note.field.split('.').next().unwrap_or_default();
+                if !fields.contains(&first) {
+                    self.report(format!(
+                        "field `notes`: `{}` names no field of this record type",
+                        note.field
+                    ));
+                }
+                if note.explanation.trim().is_empty() {
+                    self.report(format!(
+                        "field `notes`: the note on `{}` has no explanation",
+                        note.field
+                    ));
+                }
+                model::FieldNote {
+                    field: note.field,
+                    basis: note.basis,
+                    explanation: note.explanation,
+                }
+            })
+            .collect()
+    }
+
+    /// The record's statements, each with text and at least one source.
+    fn statements(&mut self, statements: Vec<StatementInput>) -> Vec<model::Statement> {
+        statements
+            .into_iter()
+            .map(|statement| {
+                if statement.text.trim().is_empty() {
+                    self.report("field `statements.text`: a statement has text".to_owned());
+                }
+                if statement.sources.is_empty() {
+                    self.report(
+                        "field `statements.sources`: every statement cites at least one source"
+                            .to_owned(),
+                    );
+                }
+                model::Statement {
+                    kind: statement.kind,
+                    by: statement.by.map(|by| match by {
+                        SpeakerInput::Country(id) => model::Speaker::Country(id),
+                        SpeakerInput::Organization(id) => model::Speaker::Organization(id),
+                        SpeakerInput::Person(id) => model::Speaker::Person(id),
+                    }),
+                    text: statement.text,
+                    certainty: statement.certainty,
+                    sources: self.locators("statements.sources", statement.sources),
                 }
             })
             .collect()
@@ -127,6 +334,88 @@ pub struct QuantityInput {
     high: Option<i64>,
     #[serde(default)]
     approximate: bool,
+    #[serde(default = "confirmed")]
+    certainty: Certainty,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteInput {
+    field: String,
+    basis: Basis,
+    explanation: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum SpeakerInput {
+    #[serde(rename = "country")]
+    Country(String),
+    #[serde(rename = "organization")]
+    Organization(String),
+    #[serde(rename = "person")]
+    Person(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementInput {
+    kind: StatementKind,
+    #[serde(default)]
+    by: Option<SpeakerInput>,
+    text: String,
+    #[serde(default = "confirmed")]
+    certainty: Certainty,
+    #[serde(default)]
+    sources: Vec<SourceInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    kind: IncidentLinkKind,
+    incident: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SideCasualtiesInput {
+    country: String,
+    killed: Option<QuantityInput>,
+    injured: Option<QuantityInput>,
+    note: Option<String>,
+}
+
+/// A record of `documents.json`: a source document the other files cite.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DocumentInput {
+    pub id: String,
+    title: String,
+    period: String,
+    as_of: String,
+    summary: String,
+    #[serde(default)]
+    sections: Vec<String>,
+}
+
+impl DocumentInput {
+    /// The document, or `None` when a date is invalid (reported).
+    pub fn into_model(self, reporter: &mut Reporter) -> Option<model::SourceDocument> {
+        if self.title.trim().is_empty() {
+            reporter.report("field `title`: a document has a title".to_owned());
+        }
+        let period = reporter.date("period", Some(self.period));
+        let as_of = reporter.date("asOf", Some(self.as_of));
+        Some(model::SourceDocument {
+            id: self.id,
+            title: self.title,
+            period: period?,
+            as_of: as_of?,
+            summary: self.summary,
+            sections: self.sections,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -165,6 +454,10 @@ pub struct CountryInput {
     name: String,
     #[serde(default)]
     aliases: Vec<String>,
+    #[serde(default)]
+    notes: Vec<NoteInput>,
+    #[serde(default)]
+    statements: Vec<StatementInput>,
     summary: String,
     sources: Vec<SourceInput>,
 }
@@ -184,6 +477,8 @@ impl CountryInput {
             code: self.code.to_ascii_uppercase(),
             name: self.name,
             aliases: self.aliases,
+            notes: reporter.notes(COUNTRY_FIELDS, self.notes),
+            statements: reporter.statements(self.statements),
             summary: self.summary,
             sources: reporter.sources(self.sources),
         }
@@ -213,6 +508,10 @@ pub struct OrganizationInput {
     succeeded_by: Option<String>,
     #[serde(default)]
     members: Vec<MembershipInput>,
+    #[serde(default)]
+    notes: Vec<NoteInput>,
+    #[serde(default)]
+    statements: Vec<StatementInput>,
     summary: String,
     sources: Vec<SourceInput>,
 }
@@ -238,6 +537,8 @@ impl OrganizationInput {
             founded: reporter.date("founded", self.founded),
             succeeded_by: self.succeeded_by,
             members,
+            notes: reporter.notes(ORGANIZATION_FIELDS, self.notes),
+            statements: reporter.statements(self.statements),
             summary: self.summary,
             sources: reporter.sources(self.sources),
         }
@@ -267,6 +568,10 @@ pub struct PersonInput {
     country: Option<String>,
     #[serde(default)]
     roles: Vec<RoleInput>,
+    #[serde(default)]
+    notes: Vec<NoteInput>,
+    #[serde(default)]
+    statements: Vec<StatementInput>,
     summary: String,
     sources: Vec<SourceInput>,
 }
@@ -282,15 +587,7 @@ impl PersonInput {
                 organization: role.organization,
                 during: reporter.date("roles.during", role.during),
                 certainty: role.certainty,
-                sources: role
-                    .sources
-                    .into_iter()
-                    .map(|source| model::SourceRef {
-                        document: source.document,
-                        section: source.section,
-                        paragraph: source.paragraph,
-                    })
-                    .collect(),
+                sources: reporter.locators("roles.sources", role.sources),
             })
             .collect();
         model::Person {
@@ -299,6 +596,8 @@ impl PersonInput {
             aliases: self.aliases,
             country: self.country,
             roles,
+            notes: reporter.notes(PERSON_FIELDS, self.notes),
+            statements: reporter.statements(self.statements),
             summary: self.summary,
             sources: reporter.sources(self.sources),
         }
@@ -327,6 +626,10 @@ pub struct AgreementInput {
     debt: Option<MoneyInput>,
     debt_write_off_fraction: Option<f64>,
     extends: Option<String>,
+    #[serde(default)]
+    notes: Vec<NoteInput>,
+    #[serde(default)]
+    statements: Vec<StatementInput>,
     summary: String,
     sources: Vec<SourceInput>,
 }
@@ -377,6 +680,8 @@ impl AgreementInput {
             debt,
             debt_write_off_fraction: fraction,
             extends: self.extends,
+            notes: reporter.notes(AGREEMENT_FIELDS, self.notes),
+            statements: reporter.statements(self.statements),
             summary: self.summary,
             sources: reporter.sources(self.sources),
         }
@@ -420,6 +725,10 @@ pub struct FacilityInput {
     resources: Vec<Resource>,
     #[serde(default = "confirmed")]
     certainty: Certainty,
+    #[serde(default)]
+    notes: Vec<NoteInput>,
+    #[serde(default)]
+    statements: Vec<StatementInput>,
     summary: String,
     sources: Vec<SourceInput>,
 }
@@ -450,6 +759,8 @@ impl FacilityInput {
             deadlocked_segments: reporter.quantity("deadlockedSegments", self.deadlocked_segments),
             resources: self.resources,
             certainty: self.certainty,
+            notes: reporter.notes(FACILITY_FIELDS, self.notes),
+            statements: reporter.statements(self.statements),
             summary: self.summary,
             sources: reporter.sources(self.sources),
         }
@@ -482,6 +793,14 @@ pub struct IncidentInput {
     casualties: Option<QuantityInput>,
     participants: Option<QuantityInput>,
     vehicles_damaged: Option<QuantityInput>,
+    #[serde(default)]
+    links: Vec<LinkInput>,
+    #[serde(default, rename = "casualtiesBySide")]
+    casualties_by_side: Vec<SideCasualtiesInput>,
+    #[serde(default)]
+    notes: Vec<NoteInput>,
+    #[serde(default)]
+    statements: Vec<StatementInput>,
     summary: String,
     sources: Vec<SourceInput>,
 }
@@ -492,6 +811,16 @@ impl IncidentInput {
             reporter
                 .report("field `countries`: an incident involves at least one country".to_owned());
         }
+        let casualties_by_side = self
+            .casualties_by_side
+            .into_iter()
+            .map(|side| model::SideCasualties {
+                country: side.country,
+                killed: reporter.quantity("casualtiesBySide.killed", side.killed),
+                injured: reporter.quantity("casualtiesBySide.injured", side.injured),
+                note: side.note,
+            })
+            .collect();
         model::Incident {
             id: self.id,
             title: self.title,
@@ -510,6 +839,17 @@ impl IncidentInput {
             casualties: reporter.quantity("casualties", self.casualties),
             participants: reporter.quantity("participants", self.participants),
             vehicles_damaged: reporter.quantity("vehiclesDamaged", self.vehicles_damaged),
+            links: self
+                .links
+                .into_iter()
+                .map(|link| model::IncidentLink {
+                    kind: link.kind,
+                    incident: link.incident,
+                })
+                .collect(),
+            casualties_by_side,
+            notes: reporter.notes(INCIDENT_FIELDS, self.notes),
+            statements: reporter.statements(self.statements),
             summary: self.summary,
             sources: reporter.sources(self.sources),
         }

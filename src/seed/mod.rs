@@ -10,7 +10,7 @@
 mod json;
 mod pipeline;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -20,29 +20,41 @@ use sha2::{Digest, Sha256};
 
 use crate::arena::{Arena, ArenaIndex};
 use crate::model::{
-    Actor, Agreement, Country, Dataset, Facility, Incident, Organization, Person, RecordKind,
+    Actor, Agreement, Country, Dataset, Facility, Incident, IncidentLinkKind, Organization, Person,
+    RecordKind, SourceDocument, Speaker, Statement,
 };
 use json::Reporter;
-use pipeline::{Element, FileOutcome, Parsed};
+pub use json::{
+    AGREEMENT_FIELDS, COUNTRY_FIELDS, FACILITY_FIELDS, INCIDENT_FIELDS, ORGANIZATION_FIELDS,
+    PERSON_FIELDS,
+};
+use pipeline::{DocumentsRead, Element, FileOutcome, Parsed};
 
-/// The seed files, in the order they are read and hashed.
-pub const FILES: [&str; 6] = [
+/// The seed files, in the order they are hashed: the six files of records, then the
+/// source documents they cite (`documents.json`, read first: every source locator of the
+/// others names one of its ids).
+pub const FILES: [&str; 7] = [
     "countries.json",
     "organizations.json",
     "people.json",
     "agreements.json",
     "facilities.json",
     "incidents.json",
+    "documents.json",
 ];
 
+/// How many of `FILES` hold records (the first six); the last is `DOCUMENTS`.
+const RECORD_FILES: usize = 6;
+
 /// The seed compiled into the binary, so it runs from any directory.
-const EMBEDDED: [&str; 6] = [
+const EMBEDDED: [&str; 7] = [
     include_str!("../../seed/countries.json"),
     include_str!("../../seed/organizations.json"),
     include_str!("../../seed/people.json"),
     include_str!("../../seed/agreements.json"),
     include_str!("../../seed/facilities.json"),
     include_str!("../../seed/incidents.json"),
+    include_str!("../../seed/documents.json"),
 ];
 
 /// One problem found in a seed.
@@ -116,7 +128,7 @@ impl SeedSource {
         SeedSource { dir: None }
     }
 
-    /// The six seed files of `dir`. A missing or unreadable file is a problem reported by
+    /// The seed files of `dir`. A missing or unreadable file is a problem reported by
     /// `read`, alongside every other.
     pub fn from_dir(dir: &Path) -> Result<SeedSource, SeedError> {
         std::fs::metadata(dir).map_err(|source| SeedError::Directory {
@@ -153,6 +165,15 @@ impl SeedSource {
                 Ok((Box::new(file), len))
             }
         }
+    }
+
+    /// One file's bytes, whole, or why it cannot be read.
+    fn read_whole(&self, index: usize) -> Result<Vec<u8>, String> {
+        let (mut file, len) = self.open(index)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or_default());
+        file.read_to_end(&mut bytes)
+            .map_err(|error| format!("cannot be read: {error}"))?;
+        Ok(bytes)
     }
 
     /// A SHA-256 over every file's name and contents, in hex: the seed's identity.
@@ -227,10 +248,19 @@ impl SeedSource {
         mut sink: impl Sink<P>,
     ) -> Result<String, SeedError> {
         let mut checks = Checks::default();
+        // The source documents first: small, and every locator of the records names one.
+        let documents_bytes = self.read_whole(DOCUMENTS);
+        let (document_ids, documents) = checks.documents(&documents_bytes);
+        sink.documents(&documents);
+        drop(documents);
+        let documents_read = DocumentsRead {
+            bytes: &documents_bytes,
+            ids: document_ids.as_ref(),
+        };
         // The file being read: where `checks` stood before it, its ids, and whether an
         // element was not JSON.
         let mut current: Option<(Mark, IdSet, bool)> = None;
-        let hash = pipeline::read(self, &prepare, |parsed| match parsed {
+        let hash = pipeline::read(self, &documents_read, &prepare, |parsed| match parsed {
             Parsed::Elements {
                 file,
                 first_position,
@@ -280,15 +310,26 @@ impl SeedSource {
     /// Parses and checks every file and record; all problems or a whole dataset, each
     /// list sorted by id. Holds the whole seed in memory: for tests and small seeds.
     pub fn validate(&self) -> Result<Dataset, SeedError> {
+        struct Collect<'d>(&'d mut Dataset);
+        impl Sink<()> for Collect<'_> {
+            fn documents(&mut self, documents: &[SourceDocument]) {
+                self.0.documents = documents.to_vec();
+            }
+
+            fn take(&mut self, record: &SeedRecord, (): &(), _: &ReadIds<'_>) {
+                let dataset = &mut *self.0;
+                match record {
+                    SeedRecord::Country(record) => dataset.countries.push(record.clone()),
+                    SeedRecord::Organization(record) => dataset.organizations.push(record.clone()),
+                    SeedRecord::Person(record) => dataset.people.push(record.clone()),
+                    SeedRecord::Agreement(record) => dataset.agreements.push(record.clone()),
+                    SeedRecord::Facility(record) => dataset.facilities.push(record.clone()),
+                    SeedRecord::Incident(record) => dataset.incidents.push(record.clone()),
+                }
+            }
+        }
         let mut dataset = Dataset::default();
-        self.read(|record| match record {
-            SeedRecord::Country(record) => dataset.countries.push(record.clone()),
-            SeedRecord::Organization(record) => dataset.organizations.push(record.clone()),
-            SeedRecord::Person(record) => dataset.people.push(record.clone()),
-            SeedRecord::Agreement(record) => dataset.agreements.push(record.clone()),
-            SeedRecord::Facility(record) => dataset.facilities.push(record.clone()),
-            SeedRecord::Incident(record) => dataset.incidents.push(record.clone()),
-        })?;
+        self.read_to(|_| (), Collect(&mut dataset))?;
         sort_by_id(&mut dataset);
         Ok(dataset)
     }
@@ -555,6 +596,7 @@ fn sort_by_id(dataset: &mut Dataset) {
     dataset.agreements.sort_by(|a, b| a.id.cmp(&b.id));
     dataset.facilities.sort_by(|a, b| a.id.cmp(&b.id));
     dataset.incidents.sort_by(|a, b| a.id.cmp(&b.id));
+    dataset.documents.sort_by(|a, b| a.id.cmp(&b.id));
 }
 
 /// The problems found so far, the ids of each file read, and references waiting for
@@ -573,11 +615,25 @@ struct Checks {
     ids: [Option<IdSet>; 6],
     /// Whether each file has been read, well or not.
     read: [bool; 6],
+    /// The links of the incidents read so far, each checked for its inverse on the
+    /// linked incident once the whole file is read (`complete`).
+    links: Vec<LinkStated>,
+    /// The ids of the incidents read so far that did not parse: their links are unknown,
+    /// so links to them are not checked for an inverse (their own problem is reported).
+    unparsed_incidents: HashSet<Box<str>>,
     codes: HashMap<String, Box<str>>,
     counter: usize,
     /// The hashes `look_ahead` reads ahead: of the ids the records refer to, one list
     /// per file (as `ids`), then of their own ids; kept for its next call.
     ahead: [Vec<u64>; 7],
+}
+
+/// One incident's link to another, as stated, for the check of its inverse.
+struct LinkStated {
+    order: (usize, usize, usize),
+    record: Box<str>,
+    kind: IncidentLinkKind,
+    target: Box<str>,
 }
 
 /// References to a file not read yet, kept compactly: a large seed has millions (an
@@ -664,6 +720,10 @@ pub trait Sink<P> {
     {
     }
 
+    /// Takes the source documents of `documents.json` (those valid), before any record.
+    /// By default it does nothing.
+    fn documents(&mut self, _documents: &[SourceDocument]) {}
+
     /// Takes one valid record, with what `prepare` made of it and the ids of the files
     /// read so far.
     fn take(&mut self, record: &SeedRecord, prepared: &P, ids: &ReadIds<'_>);
@@ -742,6 +802,7 @@ struct Mark {
     problems: usize,
     references: usize,
     pending: usize,
+    links: usize,
     codes: HashMap<String, Box<str>>,
 }
 
@@ -761,6 +822,7 @@ const PEOPLE: usize = 2;
 const AGREEMENTS: usize = 3;
 const FACILITIES: usize = 4;
 const INCIDENTS: usize = 5;
+const DOCUMENTS: usize = 6;
 
 impl Checks {
     fn mark(&self) -> Mark {
@@ -768,6 +830,7 @@ impl Checks {
             problems: self.problems.len(),
             references: self.references.len(),
             pending: self.pending.len(),
+            links: self.links.len(),
             codes: self.codes.clone(),
         }
     }
@@ -776,11 +839,14 @@ impl Checks {
         self.problems.truncate(mark.problems);
         self.references.truncate(mark.references);
         self.pending.truncate(mark.pending);
+        self.links.truncate(mark.links);
         self.codes = mark.codes;
     }
 
     fn file_problem(&mut self, index: usize, message: String, line_column: Option<(usize, usize)>) {
-        self.read[index] = true;
+        if let Some(read) = self.read.get_mut(index) {
+            *read = true;
+        }
         self.problems.push(Problem {
             file: FILES[index].to_owned(),
             record: None,
@@ -791,7 +857,102 @@ impl Checks {
 
     fn complete(&mut self, index: usize, ids: IdSet) {
         self.read[index] = true;
+        if index == INCIDENTS {
+            self.check_inverse_links(&ids);
+        }
         self.ids[index] = Some(ids);
+    }
+
+    /// Checks that every incident link is stated back, with the inverse kind, by the
+    /// incident it names (`ids`: every incident id). A link to an incident that does not
+    /// exist is the reference check's to report.
+    fn check_inverse_links(&mut self, ids: &IdSet) {
+        let links = std::mem::take(&mut self.links);
+        let stated: HashSet<(&str, IncidentLinkKind, &str)> = links
+            .iter()
+            .map(|link| (&*link.record, link.kind, &*link.target))
+            .collect();
+        for link in &links {
+            let message = if link.record == link.target {
+                "field `links`: an incident does not link to itself".to_owned()
+            } else if !ids.contains(&link.target)
+                || self.unparsed_incidents.contains(&link.target)
+                || stated.contains(&(&*link.target, link.kind.inverse(), &*link.record))
+            {
+                continue;
+            } else {
+                format!(
+                    "field `links`: `{}` has no `{}` link back to this incident (a link is stated on both incidents)",
+                    link.target,
+                    enum_name(&link.kind.inverse()),
+                )
+            };
+            self.references.push((
+                link.order,
+                Problem {
+                    file: FILES[INCIDENTS].to_owned(),
+                    record: Some(link.record.to_string()),
+                    line_column: None,
+                    message,
+                },
+            ));
+        }
+    }
+
+    /// Reads and checks `documents.json` (its bytes, or why it cannot be read): every
+    /// record's id a unique slug, its fields and dates valid. Returns the ids locators
+    /// may name (`None` when the file is unreadable or not a JSON array) and the valid
+    /// documents.
+    fn documents(
+        &mut self,
+        bytes: &Result<Vec<u8>, String>,
+    ) -> (Option<HashSet<String>>, Vec<SourceDocument>) {
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                self.file_problem(DOCUMENTS, message.clone(), None);
+                return (None, Vec::new());
+            }
+        };
+        let elements: Vec<serde_json::Value> = match serde_json::from_slice(bytes) {
+            Ok(elements) => elements,
+            Err(error) => {
+                let position = (error.line() > 0).then(|| (error.line(), error.column()));
+                self.file_problem(DOCUMENTS, without_position(error.to_string()), position);
+                return (None, Vec::new());
+            }
+        };
+        let mut ids = HashSet::new();
+        let mut documents = Vec::new();
+        for (position, element) in elements.into_iter().enumerate() {
+            let id = element.get("id").and_then(serde_json::Value::as_str);
+            let has_id = id.is_some();
+            let record = id.map_or_else(|| format!("#{}", position + 1), ToOwned::to_owned);
+            let mut reporter = Reporter {
+                file: FILES[DOCUMENTS],
+                record: &record,
+                problems: &mut self.problems,
+                documents: None,
+            };
+            if has_id {
+                if !is_slug(&record) {
+                    reporter.report(format!(
+                        "field `id`: `{record}` is not a slug (lowercase letters, digits and single hyphens)"
+                    ));
+                } else if !ids.insert(record.clone()) {
+                    reporter.report(format!("duplicate id `{record}`"));
+                }
+            }
+            match serde_json::from_value::<json::DocumentInput>(element) {
+                Ok(input) => {
+                    if let Some(document) = input.into_model(&mut reporter) {
+                        documents.push(document);
+                    }
+                }
+                Err(error) => reporter.report(error.to_string()),
+            }
+        }
+        (Some(ids), documents)
     }
 
     /// Reads ahead what taking `elements` will look up: each one's id in `seen` (the
@@ -844,6 +1005,7 @@ impl Checks {
                 file,
                 record,
                 problems: &mut self.problems,
+                documents: None,
             };
             if !is_slug(record) {
                 reporter.report(format!(
@@ -855,6 +1017,9 @@ impl Checks {
         }
         self.problems.append(problems);
         let Some(converted) = converted else {
+            if index == INCIDENTS && *has_id {
+                self.unparsed_incidents.insert(record.as_str().into());
+            }
             return;
         };
         if let Some(code) = converted.code() {
@@ -871,6 +1036,17 @@ impl Checks {
                 ));
             } else {
                 self.codes.insert(code.to_owned(), record.as_str().into());
+            }
+        }
+        if let SeedRecord::Incident(incident) = converted {
+            for link in &incident.links {
+                let order = self.next_order(index, position);
+                self.links.push(LinkStated {
+                    order,
+                    record: record.as_str().into(),
+                    kind: link.kind,
+                    target: link.incident.as_str().into(),
+                });
             }
         }
         converted.references(&mut |field, target, target_file| {
@@ -940,6 +1116,31 @@ impl Checks {
     }
 }
 
+/// An enum value as the seed spells it (`CAUSED_BY`).
+fn enum_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
+/// The references of a record's statements: who made each.
+fn statement_references(
+    statements: &[Statement],
+    refer: &mut dyn FnMut(&'static str, &str, usize),
+) {
+    for statement in statements {
+        match &statement.by {
+            Some(Speaker::Country(id)) => refer("statements.by.country", id, COUNTRIES),
+            Some(Speaker::Organization(id)) => {
+                refer("statements.by.organization", id, ORGANIZATIONS)
+            }
+            Some(Speaker::Person(id)) => refer("statements.by.person", id, PEOPLE),
+            None => {}
+        }
+    }
+}
+
 /// serde_json appends " at line L column C" to syntax errors; the position is reported
 /// in its own field instead.
 fn without_position(mut message: String) -> String {
@@ -985,7 +1186,9 @@ impl References for SeedRecord {
 }
 
 impl References for Country {
-    fn references(&self, _: &mut dyn FnMut(&'static str, &str, usize)) {}
+    fn references(&self, refer: &mut dyn FnMut(&'static str, &str, usize)) {
+        statement_references(&self.statements, refer);
+    }
 
     fn code(&self) -> Option<&str> {
         Some(&self.code)
@@ -1003,6 +1206,7 @@ impl References for Organization {
         for member in &self.members {
             refer("members.country", &member.country, COUNTRIES);
         }
+        statement_references(&self.statements, refer);
     }
 }
 
@@ -1019,6 +1223,7 @@ impl References for Person {
                 refer("roles.organization", organization, ORGANIZATIONS);
             }
         }
+        statement_references(&self.statements, refer);
     }
 }
 
@@ -1033,6 +1238,7 @@ impl References for Agreement {
         if let Some(extended) = &self.extends {
             refer("extends", extended, AGREEMENTS);
         }
+        statement_references(&self.statements, refer);
     }
 }
 
@@ -1052,6 +1258,7 @@ impl References for Facility {
         if let Some(parent) = &self.part_of {
             refer("partOf", parent, FACILITIES);
         }
+        statement_references(&self.statements, refer);
     }
 }
 
@@ -1072,6 +1279,13 @@ impl References for Incident {
         for agreement in &self.agreements {
             refer("agreements", agreement, AGREEMENTS);
         }
+        for link in &self.links {
+            refer("links.incident", &link.incident, INCIDENTS);
+        }
+        for side in &self.casualties_by_side {
+            refer("casualtiesBySide.country", &side.country, COUNTRIES);
+        }
+        statement_references(&self.statements, refer);
     }
 }
 
@@ -1204,6 +1418,10 @@ mod tests {
             .map(|n| {
                 let mut incident = incidents[n % incidents.len()].clone();
                 incident["id"] = serde_json::json!(format!("many-{n}"));
+                // Links name the originals, and would dangle.
+                if let Some(incident) = incident.as_object_mut() {
+                    incident.remove("links");
+                }
                 incident
             })
             .collect();

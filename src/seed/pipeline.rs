@@ -14,6 +14,7 @@
 //! every record went through mimalloc's list of frees from other threads, which the
 //! parser then had to collect: at 1M incidents, an eighth of the parsers' time.
 
+use std::collections::HashSet;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 use sha2::{Digest, Sha256};
@@ -21,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::json::{self, Reporter};
 use super::{
     hash_header, hex, split_array, HashingReader, NotJson, Problem, SeedRecord, SeedSource, Split,
-    AGREEMENTS, COUNTRIES, FACILITIES, FILES, ORGANIZATIONS, PEOPLE,
+    AGREEMENTS, COUNTRIES, DOCUMENTS, FACILITIES, FILES, ORGANIZATIONS, PEOPLE, RECORD_FILES,
 };
 
 /// A batch ends after this many elements or bytes, whichever comes first.
@@ -120,12 +121,22 @@ pub(super) struct Element<P> {
     pub problems: Vec<Problem>,
 }
 
-/// Reads every file of `source`, handing each parsed batch and each file's end to
+/// The source documents' file as the reader read it, before the record files: its
+/// bytes (hashed last, as `SeedSource::content_hash` does) and the ids it holds, which
+/// every source locator must name (`None`: it could not be read, and locators go
+/// unchecked).
+pub(super) struct DocumentsRead<'d> {
+    pub bytes: &'d Result<Vec<u8>, String>,
+    pub ids: Option<&'d HashSet<String>>,
+}
+
+/// Reads every record file of `source`, handing each parsed batch and each file's end to
 /// `each` on this thread, in file order; returns the hex SHA-256 of the seed (see
-/// `SeedSource::content_hash`). Each record is handed to `prepare` on the parser's
-/// thread as soon as it is parsed.
+/// `SeedSource::content_hash`), `documents`' bytes included. Each record is handed to
+/// `prepare` on the parser's thread as soon as it is parsed.
 pub(super) fn read<P: Send>(
     source: &SeedSource,
+    documents: &DocumentsRead<'_>,
     prepare: &(impl Fn(&SeedRecord) -> P + Sync),
     mut each: impl FnMut(Parsed<P>),
 ) -> String {
@@ -139,14 +150,16 @@ pub(super) fn read<P: Send>(
         for number in 0..parsers {
             let (piece_sender, pieces) = sync_channel::<Piece>(DEPTH);
             let (parsed_sender, parsed) = sync_channel::<Parsed<P>>(DEPTH);
+            let ids = documents.ids;
             workers.push(spawn(scope, format!("seed-parse-{number}"), move || {
-                parse_all(pieces, parsed_sender, prepare)
+                parse_all(pieces, parsed_sender, prepare, ids)
             }));
             to_parsers.push(piece_sender);
             from_parsers.push(parsed);
         }
+        let bytes = documents.bytes;
         let splitter = spawn(scope, "seed-split".to_owned(), move || {
-            split_all(source, to_parsers)
+            split_all(source, to_parsers, bytes)
         });
         // Piece n went to parser n % parsers; its result comes back from there. The
         // first parser with nothing more to give marks the end of the pieces.
@@ -188,9 +201,13 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// The splitter: reads and hashes every file, handing its elements to the parsers in
-/// turn; returns the seed's hash.
-fn split_all(source: &SeedSource, parsers: Vec<SyncSender<Piece>>) -> String {
+/// The splitter: reads and hashes every record file, handing its elements to the parsers
+/// in turn, then hashes `documents` (read already); returns the seed's hash.
+fn split_all(
+    source: &SeedSource,
+    parsers: Vec<SyncSender<Piece>>,
+    documents: &Result<Vec<u8>, String>,
+) -> String {
     let mut hasher = Sha256::new();
     let mut turns = parsers.iter().cycle();
     // False once a parser has gone (it panicked, which its join re-raises): the rest is
@@ -203,7 +220,7 @@ fn split_all(source: &SeedSource, parsers: Vec<SyncSender<Piece>>) -> String {
                 .is_some_and(|parser| parser.send(piece).is_ok());
         }
     };
-    for (file, name) in FILES.iter().enumerate() {
+    for (file, name) in FILES.iter().enumerate().take(RECORD_FILES) {
         let opened = source.open(file);
         hash_header(&mut hasher, name, &opened);
         let (reader, expected_len) = match opened {
@@ -236,6 +253,14 @@ fn split_all(source: &SeedSource, parsers: Vec<SyncSender<Piece>>) -> String {
             Err(error) => FileOutcome::Failed(error),
         };
         hand_on(Piece::End { file, outcome });
+    }
+    let opened = documents
+        .as_ref()
+        .map(|bytes| (bytes, bytes.len() as u64))
+        .map_err(Clone::clone);
+    hash_header(&mut hasher, FILES[DOCUMENTS], &opened);
+    if let Ok((bytes, _)) = opened {
+        hasher.update(bytes);
     }
     hex(&hasher.finalize())
 }
@@ -287,6 +312,7 @@ fn parse_all<P>(
     pieces: Receiver<Piece>,
     parsed: SyncSender<Parsed<P>>,
     prepare: &impl Fn(&SeedRecord) -> P,
+    documents: Option<&HashSet<String>>,
 ) {
     let (home, returned) = channel();
     for piece in pieces {
@@ -307,7 +333,7 @@ fn parse_all<P>(
                     .map(|(offset, &end)| {
                         let raw = &bytes[start..end];
                         start = end;
-                        let mut element = parse(file, first_position + offset, raw)?;
+                        let mut element = parse(file, first_position + offset, raw, documents)?;
                         element.prepared = element.record.as_ref().map(prepare);
                         Ok(element)
                     })
@@ -330,27 +356,46 @@ fn parse_all<P>(
 }
 
 /// Parses one element of file `file`, at `position`, into that file's record type.
-fn parse<P>(file: usize, position: usize, raw: &[u8]) -> Result<Element<P>, NotJson> {
-    match file {
-        COUNTRIES => parse_as::<json::CountryInput, P>(file, position, raw, SeedRecord::Country),
-        ORGANIZATIONS => {
-            parse_as::<json::OrganizationInput, P>(file, position, raw, SeedRecord::Organization)
-        }
-        PEOPLE => parse_as::<json::PersonInput, P>(file, position, raw, SeedRecord::Person),
-        AGREEMENTS => {
-            parse_as::<json::AgreementInput, P>(file, position, raw, SeedRecord::Agreement)
-        }
-        FACILITIES => parse_as::<json::FacilityInput, P>(file, position, raw, SeedRecord::Facility),
-        _ => parse_as::<json::IncidentInput, P>(file, position, raw, SeedRecord::Incident),
-    }
-}
-
-fn parse_as<I: json::Input, P>(
+fn parse<P>(
     file: usize,
     position: usize,
     raw: &[u8],
+    documents: Option<&HashSet<String>>,
+) -> Result<Element<P>, NotJson> {
+    let read = Read {
+        file,
+        position,
+        raw,
+        documents,
+    };
+    match file {
+        COUNTRIES => parse_as::<json::CountryInput, P>(&read, SeedRecord::Country),
+        ORGANIZATIONS => parse_as::<json::OrganizationInput, P>(&read, SeedRecord::Organization),
+        PEOPLE => parse_as::<json::PersonInput, P>(&read, SeedRecord::Person),
+        AGREEMENTS => parse_as::<json::AgreementInput, P>(&read, SeedRecord::Agreement),
+        FACILITIES => parse_as::<json::FacilityInput, P>(&read, SeedRecord::Facility),
+        _ => parse_as::<json::IncidentInput, P>(&read, SeedRecord::Incident),
+    }
+}
+
+/// One element to parse: its file, position, bytes, and the documents its locators may name.
+struct Read<'r> {
+    file: usize,
+    position: usize,
+    raw: &'r [u8],
+    documents: Option<&'r HashSet<String>>,
+}
+
+fn parse_as<I: json::Input, P>(
+    read: &Read<'_>,
     wrap: fn(I::Record) -> SeedRecord,
 ) -> Result<Element<P>, NotJson> {
+    let Read {
+        file,
+        position,
+        raw,
+        documents,
+    } = *read;
     // The common case parses once, straight into the input type; an element that does
     // not parse is parsed again loosely, to name its record and word the problem.
     // A well-formed element is checked for UTF-8 once, as a whole, and parsed as text:
@@ -379,6 +424,7 @@ fn parse_as<I: json::Input, P>(
         file: FILES[file],
         record: &id,
         problems: &mut problems,
+        documents,
     };
     let record = match input {
         Ok(input) => Some(wrap(input.into_record(&mut reporter))),

@@ -82,6 +82,7 @@ mod tests {
                 low: 3,
                 high: Some(3),
                 approximate: false,
+                certainty: Certainty::Reported,
             }),
             certainty: Certainty::Reported,
             tags: vec!["a".to_owned(); 3],

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{
     Actor, Agreement, Country, Dataset, Facility, Incident, Organization, Person, RecordKind,
+    SourceDocument,
 };
 
 use super::keys::{self, Link};
@@ -30,7 +31,7 @@ use super::packed::{self, MAX_CHUNK_ENTRIES};
 use super::search::Tokenizer;
 use super::{
     codec, packed_error, sled_error, CodecError, Manifest, Record, Store, StoreError,
-    FORMAT_VERSION, META_FORMAT, META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
+    FORMAT_VERSION, META_DOCUMENTS, META_FORMAT, META_INDEX_ENTRIES, META_RECORDS, META_SEED_HASH,
 };
 use crate::arena::{Arena, ArenaIndex, FxHasher, GATHER};
 
@@ -62,6 +63,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(records = dataset.record_count()))]
     pub fn import(&self, dataset: &Dataset, seed_hash: &str) -> Result<ImportSummary, StoreError> {
         let mut importer = self.importer()?;
+        importer.documents(&dataset.documents);
         dataset.countries.iter().for_each(|r| importer.add(r));
         dataset.organizations.iter().for_each(|r| importer.add(r));
         dataset.people.iter().for_each(|r| importer.add(r));
@@ -449,6 +451,8 @@ pub struct Importer {
     /// `token number << 32 | kind index << 29 | record number`.
     postings: Blocks,
     codes: Vec<(String, u32)>,
+    /// The source documents, encoded (`codec`), for `meta`; `None` until given.
+    documents: Option<Vec<u8>>,
     error: Option<StoreError>,
 }
 
@@ -547,8 +551,26 @@ impl Importer {
             token_text: Arena::default(),
             postings: Blocks::default(),
             codes: Vec::new(),
+            documents: None,
             error: None,
         })
+    }
+
+    /// Takes in the source documents the records cite, written with the completion
+    /// marker.
+    pub fn documents(&mut self, documents: &[SourceDocument]) {
+        let mut documents = documents.to_vec();
+        documents.sort_by(|a, b| a.id.cmp(&b.id));
+        match codec::encode(&documents) {
+            Ok(encoded) => self.documents = Some(encoded),
+            Err(source) => {
+                self.error.get_or_insert(StoreError::Encode {
+                    tree: keys::META_TREE.to_owned(),
+                    key: String::from_utf8_lossy(META_DOCUMENTS).into_owned(),
+                    source,
+                });
+            }
+        }
     }
 
     /// Takes in one record. Its references may name records that come later.
@@ -873,6 +895,7 @@ impl Sorted {
             "wrote counts and flushed"
         );
         // The spool is scratch: freed (or, with a name, removed) before the marker.
+        let documents = importer.documents.take();
         drop(importer);
 
         let (records, index_entries) = (totals.records, totals.index_entries);
@@ -881,6 +904,9 @@ impl Sorted {
         marker.insert(META_SEED_HASH, seed_hash.as_bytes());
         marker.insert(META_RECORDS, &records.to_be_bytes());
         marker.insert(META_INDEX_ENTRIES, &index_entries.to_be_bytes());
+        if let Some(documents) = documents {
+            marker.insert(META_DOCUMENTS, documents);
+        }
         inner
             .meta
             .apply_batch(marker)

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::{Agreement, Country, Facility, Incident, Organization, Person, RecordKind};
+use crate::model::{
+    Agreement, Country, Facility, Incident, Organization, Person, RecordKind, SourceDocument,
+};
 pub use cache::ReadCacheUsage;
 use cache::{Cached, ReadCache};
 pub use codec::CodecError;
@@ -40,8 +42,10 @@ pub use verify::LogicalSize;
 /// format is refused at start (see `StoreState::Ready`), never misread.
 /// Version 2 packs every tree but `meta`, `counts` and `country-codes` into chunks
 /// (`packed`). Version 3 leaves the values of the order and link trees empty: their keys
-/// end with the id they held (`keys::id_in_sort_key`).
-pub const FORMAT_VERSION: u32 = 3;
+/// end with the id they held (`keys::id_in_sort_key`). Version 4 adds field notes and
+/// statements to every record, links and casualties by side to incidents, a certainty to
+/// every quantity, and the source documents (`META_DOCUMENTS`).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The default size of sled's page cache. sled's own default (1 GiB) dwarfs this dataset.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -336,6 +340,9 @@ const META_SEED_HASH: &[u8] = b"seed-hash";
 const META_RECORDS: &[u8] = b"records";
 const META_INDEX_ENTRIES: &[u8] = b"index-entries";
 const META_SEED_FINGERPRINT: &[u8] = b"seed-fingerprint";
+/// The source documents the records cite, as one encoded list (`codec`): a seed has a
+/// handful.
+const META_DOCUMENTS: &[u8] = b"source-documents";
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, with sled's page cache of
@@ -751,6 +758,32 @@ impl Store {
             .insert(META_SEED_FINGERPRINT, fingerprint.as_bytes())
             .map_err(|source| sled_error(keys::META_TREE, source))?;
         self.flush()
+    }
+
+    /// The source documents of the imported seed (`documents.json`), in id order; empty
+    /// for a store without an import.
+    pub fn source_documents(&self) -> Result<Vec<SourceDocument>, StoreError> {
+        let Some(bytes) = self
+            .inner
+            .meta
+            .get(META_DOCUMENTS)
+            .map_err(|source| sled_error(keys::META_TREE, source))?
+        else {
+            return Ok(Vec::new());
+        };
+        codec::decode(&bytes).map_err(|source| StoreError::Corrupt {
+            tree: keys::META_TREE.to_owned(),
+            key: String::from_utf8_lossy(META_DOCUMENTS).into_owned(),
+            source,
+        })
+    }
+
+    /// The source document with id `id`, if the imported seed has it.
+    pub fn source_document(&self, id: &str) -> Result<Option<SourceDocument>, StoreError> {
+        Ok(self
+            .source_documents()?
+            .into_iter()
+            .find(|document| document.id == id))
     }
 
     /// The fingerprint `remember_seed_fingerprint` recorded, if any.

@@ -78,6 +78,9 @@ impl Store {
         for link in Link::ALL {
             self.verify_link(link, &mut problems)?;
         }
+        if let Err(error) = self.source_documents() {
+            problems.push(format!("the source documents: {error}"));
+        }
         let total: u64 = totals.values().sum();
         match Manifest::read(self.path())? {
             Some(manifest) if manifest.records != total => problems.push(format!(

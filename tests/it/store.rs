@@ -90,6 +90,15 @@ fn a_changed_seed_is_refused_until_reseed() {
             .as_array_mut()
             .expect("array")
             .retain(|incident| incident["id"] != "june-2010-riots");
+        // Links are stated on both incidents: those to the removed one go with it.
+        for incident in incidents.as_array_mut().expect("array") {
+            if let Some(links) = incident
+                .get_mut("links")
+                .and_then(|links| links.as_array_mut())
+            {
+                links.retain(|link| link["incident"] != "june-2010-riots");
+            }
+        }
         record(incidents, "aksay-border-incident-2013")["title"] = "renamed".into();
     });
     let mut options = Options::new(data.path());

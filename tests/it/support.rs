@@ -26,8 +26,16 @@ pub struct TestApp {
 impl TestApp {
     /// Seeds a fresh data directory from the embedded seed.
     pub fn new() -> TestApp {
+        TestApp::seeded(None)
+    }
+
+    /// Seeds a fresh data directory from the seed in `seed_dir` (the embedded one when
+    /// `None`).
+    pub fn seeded(seed_dir: Option<&Path>) -> TestApp {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
-        let opened = open(&Options::new(data_dir.path()));
+        let mut options = Options::new(data_dir.path());
+        options.seed_dir = seed_dir.map(Path::to_owned);
+        let opened = open(&options);
         let schema = build_schema(opened.store.clone(), Default::default());
         TestApp {
             executor: Executor::new(
