@@ -60,7 +60,7 @@ pub struct Example {
 }
 
 /// The example tabs, in order; the first is open when the page loads.
-pub const EXAMPLES: [Example; 4] = [
+pub const EXAMPLES: [Example; 5] = [
     Example {
         query: include_str!("../graphiql/examples/russian-facilities.graphql"),
         variables: None,
@@ -75,6 +75,10 @@ pub const EXAMPLES: [Example; 4] = [
     },
     Example {
         query: include_str!("../graphiql/examples/search-bakiev.graphql"),
+        variables: None,
+    },
+    Example {
+        query: include_str!("../graphiql/examples/what-the-source-says.graphql"),
         variables: None,
     },
 ];
