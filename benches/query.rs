@@ -17,9 +17,8 @@ use async_graphql::{Request, Variables};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
+use kyrgyz_relations::executor::{limits, Answer, Executor, ExecutorConfig, Limits};
 use kyrgyz_relations::model::RecordKind;
-use kyrgyz_relations::schema::executor::{Answer, Executor};
-use kyrgyz_relations::schema::{self, limits, Limits};
 use serde_json::{json, Value};
 use support::Fixture;
 use tokio::runtime::Runtime;
@@ -186,21 +185,26 @@ fn bench_case(
     group.bench_function(BenchmarkId::from_parameter(&label), |bencher| {
         bencher
             .to_async(runtime)
-            .iter(|| async { executor.run(black_box(request())).await })
+            .iter(|| async { executor.answer(black_box(request())).await })
     });
     group.finish();
 }
 
 /// The executor over `fixture`'s store that the server would run, with no response cache.
 fn executor(fixture: &Fixture) -> Executor {
-    let schema = schema::build_schema(fixture.store.clone(), Limits::default());
-    Executor::new(schema, fixture.store.clone(), 0)
+    Executor::new(
+        fixture.store.clone(),
+        ExecutorConfig {
+            response_cache_bytes: 0,
+            ..ExecutorConfig::default()
+        },
+    )
 }
 
 /// `request`'s answer as JSON: `Ok` for data, `Err` for a response with errors.
 fn answer(runtime: &Runtime, executor: &Executor, request: Request) -> Result<Value, Value> {
     let executed = runtime
-        .block_on(executor.run(request))
+        .block_on(executor.answer(request))
         .expect("answers serialize");
     match executed.answer {
         Answer::Body(body) => Ok(serde_json::from_slice(&body).expect("answers are JSON")),
@@ -239,7 +243,7 @@ fn fixed_cost(criterion: &mut Criterion, runtime: &Runtime, seed: &Fixture) {
     group.bench_function("execute { __typename }", |bencher| {
         bencher.to_async(runtime).iter(|| async {
             executor
-                .run(black_box(Request::new("{ __typename }")))
+                .answer(black_box(Request::new("{ __typename }")))
                 .await
         })
     });

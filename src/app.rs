@@ -1,16 +1,106 @@
-//! Assembly: opens the store in the data directory, seeding it at first start, and checks
-//! that it holds this seed in this storage format.
-//!
-//! The one way the server is put together; `main` and the tests both call `open_store`.
+//! Assembly: the one way the server is built and run. `Application::build` opens the
+//! store in the data directory (`open_store`: seeding it at first start, and checking that
+//! it holds this seed in this storage format), builds the executor over it and the HTTP
+//! router around that; `Application::run` serves it on a listener until shutdown. `main`'s
+//! `serve` and the tests' spawner (`tests/it/support.rs`) both go through here.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
+use tokio::net::TcpListener;
+
+use crate::executor::{Executor, ExecutorConfig};
+use crate::http::{self, HttpConfig};
 use crate::seed::{ReadIds, SeedError, SeedRecord, SeedSource, Sink};
 use crate::store::{
     self, ImportSummary, Importer, Manifest, Prepared, Sorted, Store, StoreError, StoreState,
 };
+
+/// Everything the server is built from, each setting given once.
+#[derive(Clone)]
+pub struct Config {
+    /// Where the data lives and which seed it comes from.
+    pub store: Options,
+    /// How requests are run: the guard's limits, the response cache, persisted queries.
+    pub executor: ExecutorConfig,
+    /// How HTTP behaves: body and time limits, CORS, GraphiQL, HTTP caching.
+    pub http: HttpConfig,
+}
+
+impl Config {
+    /// The embedded seed in `data_dir`, with default settings.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            store: Options::new(data_dir),
+            executor: ExecutorConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+/// The server, built and ready to run.
+pub struct Application {
+    store: Store,
+    executor: Executor,
+    http: HttpConfig,
+    /// What was imported, when this start imported the seed.
+    pub imported: Option<ImportSummary>,
+    /// The content hash of the seed the store holds; `None` for an application built over
+    /// a store opened elsewhere (`Application::over`).
+    pub seed_hash: Option<String>,
+}
+
+impl Application {
+    /// Opens (or seeds) the store as `config.store` says (`open_store`), and builds the
+    /// executor and the router over it.
+    pub fn build(config: Config) -> Result<Application, AppError> {
+        let Opened {
+            store,
+            imported,
+            seed_hash,
+        } = open_store(&config.store)?;
+        let mut application = Application::over(store, config.executor, config.http);
+        application.imported = imported;
+        application.seed_hash = Some(seed_hash);
+        Ok(application)
+    }
+
+    /// The application over a store that is already open (a test's damaged or unseeded
+    /// store, say): what `build` does once it has opened the store.
+    pub fn over(store: Store, executor: ExecutorConfig, http: HttpConfig) -> Application {
+        Application {
+            executor: Executor::new(store.clone(), executor),
+            store,
+            http,
+            imported: None,
+            seed_hash: None,
+        }
+    }
+
+    /// The store the application reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// What runs its GraphQL requests, for in-process callers.
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// Serves the application on `listener` until `shutdown` completes, then lets requests
+    /// in flight finish and flushes the store.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let limits = self.http.limits;
+        let router = http::router(self.executor, self.store.clone(), self.http);
+        http::serve(listener, router, self.store, limits, shutdown).await
+    }
+}
 
 /// Where the data lives and which seed it comes from.
 #[derive(Clone, Debug)]

@@ -5,17 +5,22 @@
 //! - `model`: plain records and value types (`PartialDate`, `Quantity`, kinds).
 //! - `seed`: the JSON seed files in, a validated `model::Dataset` out.
 //! - `store`: sled trees written by a crash-safe import and read at query time.
-//! - `schema`: the async-graphql schema; resolvers read the store.
+//! - `schema`: the async-graphql schema, what clients can ask; resolvers read the store.
+//! - `executor`: how a request is run: the guard, document cache, validation, field
+//!   errors, persisted queries, response cache; one entry point, `Executor::run`.
 //! - `graphiql`: the GraphiQL page and the files it loads, embedded by `build.rs`.
-//! - `http`: the axum router: `/graphql`, GraphiQL, probes, `/metrics`; graceful shutdown.
+//! - `http`: transport only: the axum router (`/graphql`, GraphiQL, probes, `/metrics`),
+//!   body limits, negotiation, status codes and headers; graceful shutdown.
 //! - `metrics`: Prometheus counters and histogram in atomics, rendered for `/metrics`.
 //! - `arena`: compact byte-string sets and maps for reading and importing large seeds.
 //! - `lru`: the byte-bounded least-recently-used map behind every cache.
 //! - `generate`: synthetic seeds of any size, for benchmarks and scale tests.
-//! - `app`: opens or seeds the store and assembles the server, for `main` and the tests.
+//! - `app`: `Application`, the one way to build and run the server (opens or seeds the
+//!   store, builds the executor and the router), for `main` and the tests.
 
 pub mod app;
 mod arena;
+pub mod executor;
 pub mod generate;
 pub mod graphiql;
 pub mod http;

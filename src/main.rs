@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use kyrgyz_relations::schema::{persisted, response_cache, Limits, PersistedQueries};
+use kyrgyz_relations::executor::{
+    persisted, response_cache, ExecutorConfig, Limits, PersistedQueries,
+};
 use kyrgyz_relations::{app, http, schema, seed, store};
 use tracing_subscriber::EnvFilter;
 
@@ -119,7 +121,8 @@ struct GenerateArgs {
     /// Picks the pseudo-random sequence; the same number gives the same files.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// The directory to write the six seed files into; created if missing.
+    /// The directory to write the seed files into (the six files of records and
+    /// `documents.json`); created if missing.
     #[arg(long)]
     out: PathBuf,
 }
@@ -392,63 +395,65 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let options = app::Options {
-        data_dir: args.data_dir.clone(),
-        seed_dir: args.seed_dir.clone(),
-        reseed: args.reseed,
-        cache_bytes: args.cache_mib.saturating_mul(1024 * 1024),
-        read_cache_bytes: args.read_cache_mib.saturating_mul(1024 * 1024),
-    };
-    let opened = {
-        let _off = HugePagesOff::new();
-        app::open_store(&options)?
-    };
-    match opened.imported {
-        Some(summary) => tracing::info!(
-            records = summary.records,
-            index_entries = summary.index_entries,
-            seed_hash = %opened.seed_hash,
-            "seeded the store"
-        ),
-        None => tracing::info!(seed_hash = %opened.seed_hash, "opened the seeded store"),
-    }
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let address = listener
-            .local_addr()
-            .context("cannot read the listening address")?;
-        let shutdown =
-            http::shutdown_signal().context("cannot install the SIGINT and SIGTERM handlers")?;
-        if args.graphiql {
-            tracing::info!(
-                "serving GraphQL on http://{address}/graphql, GraphiQL on http://{address}/"
-            );
-        } else {
-            tracing::info!("serving GraphQL on http://{address}/graphql (GraphiQL is off)");
-        }
-        let store = opened.store;
-        let config = http::HttpConfig {
+    let graphiql = args.graphiql;
+    let listen = args.listen;
+    let config = app::Config {
+        store: app::Options {
+            data_dir: args.data_dir,
+            seed_dir: args.seed_dir,
+            reseed: args.reseed,
+            cache_bytes: args.cache_mib.saturating_mul(1024 * 1024),
+            read_cache_bytes: args.read_cache_mib.saturating_mul(1024 * 1024),
+        },
+        executor: ExecutorConfig {
+            limits: args.limits.into(),
+            response_cache_bytes: args.response_cache_mib.saturating_mul(1024 * 1024),
+            persisted_queries: PersistedQueries::new(args.apq_cache_kib.saturating_mul(1024)),
+        },
+        http: http::HttpConfig {
             limits: http::HttpLimits {
                 max_body_bytes: args.max_body_kib.saturating_mul(1024),
                 header_read_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
                 request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
             },
             cors_origins: args.cors_origins,
-            graphiql: args.graphiql,
+            graphiql,
             cache_max_age: std::time::Duration::from_secs(args.cache_max_age_secs),
-            persisted_queries: PersistedQueries::new(args.apq_cache_kib.saturating_mul(1024)),
-            response_cache_bytes: args.response_cache_mib.saturating_mul(1024 * 1024),
-        };
-        let limits = config.limits;
-        let router = http::router(
-            schema::build_schema(store.clone(), args.limits.into()),
-            store.clone(),
-            config,
-        );
-        http::serve(listener, router, store, limits, shutdown)
+        },
+    };
+    let application = {
+        let _off = HugePagesOff::new();
+        app::Application::build(config)?
+    };
+    let seed_hash = application.seed_hash.as_deref().unwrap_or_default();
+    match &application.imported {
+        Some(summary) => tracing::info!(
+            records = summary.records,
+            index_entries = summary.index_entries,
+            seed_hash = %seed_hash,
+            "seeded the store"
+        ),
+        None => tracing::info!(seed_hash = %seed_hash, "opened the seeded store"),
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let address = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
+        let shutdown =
+            http::shutdown_signal().context("cannot install the SIGINT and SIGTERM handlers")?;
+        if graphiql {
+            tracing::info!(
+                "serving GraphQL on http://{address}/graphql, GraphiQL on http://{address}/"
+            );
+        } else {
+            tracing::info!("serving GraphQL on http://{address}/graphql (GraphiQL is off)");
+        }
+        application
+            .run(listener, shutdown)
             .await
             .context("server failed")
     })?;

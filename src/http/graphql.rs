@@ -1,20 +1,20 @@
-//! GraphQL over HTTP: content negotiation, POST and GET, persisted queries, the response
-//! cache lookup, and the shape of a response (status, `data`, request ids on internal
-//! errors, caching headers).
+//! GraphQL over HTTP, transport only: content negotiation, reading a POST's body (within
+//! its limit) or a GET's parameters, GraphiQL for browsers, and the response an
+//! executor's `Outcome` maps to (status, `data` or not, request ids on internal errors,
+//! caching headers, metrics). What runs the request is `executor::Executor::run`.
 
 use std::time::Duration;
 
-use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::executor::persisted::PersistedQueryError;
+use crate::executor::{CacheOutcome, GetParams, GraphqlRequest, Outcome, PersistedUse, Reply};
 use crate::metrics::{PersistedQuery, ResponseCacheLookup};
-use crate::schema::executor::{Answer, CacheOutcome, Executed, Lookup};
-use crate::schema::persisted::{Persisted, PersistedQueryError};
 
 use super::*;
 
@@ -115,8 +115,8 @@ pub(super) fn bad_request(message: String) -> Response {
     error_response(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST", None)
 }
 
-/// GraphQL over HTTP POST: a JSON body `{query, operationName, variables, extensions}`.
-/// Never cached.
+/// GraphQL over HTTP POST: a JSON body `{query, operationName, variables, extensions}`,
+/// read within the body limit and handed to the executor unparsed. Never cached.
 pub(super) async fn graphql_post(State(state): State<AppState>, request: Request) -> Response {
     graphql_headers(post_response(&state, request).await)
 }
@@ -161,82 +161,8 @@ pub(super) async fn post_response(state: &AppState, request: Request) -> Respons
     let Ok(body) = axum::body::to_bytes(request.into_body(), limit).await else {
         return too_large();
     };
-    // A body seen before, whose answer is cached: no parsing.
-    if let Some(executed) = state.executor.lookup_body(&body) {
-        return respond(state, executed, Persisted::No, format, id.as_ref(), None);
-    }
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(parsed) => parsed,
-        Err(error) => return bad_request(format!("the body is not valid JSON: {error}")),
-    };
-    let mut request = match parsed {
-        Value::Object(fields) => match request_from_json(fields) {
-            Ok(request) => request,
-            Err(message) => return bad_request(message),
-        },
-        Value::Array(_) => {
-            return bad_request(
-                "batched requests are not supported: send one operation per request".to_owned(),
-            )
-        }
-        _ => return bad_request("the body must be a JSON object with a `query`".to_owned()),
-    };
-    let persisted = match persisted_query(state, &mut request) {
-        Ok(persisted) => persisted,
-        Err(error) => return persisted_query_refusal(state, &error, format),
-    };
-    let lookup = state.executor.lookup_with_body(&request, &body);
-    execute(state, request, lookup, persisted, format, id.as_ref(), None).await
-}
-
-pub(super) fn request_from_json(
-    mut fields: serde_json::Map<String, Value>,
-) -> Result<async_graphql::Request, String> {
-    let query = match fields.remove("query") {
-        Some(Value::String(query)) => Some(query),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err("`query` must be a string".to_owned()),
-    };
-    let has_query = query.is_some();
-    let mut request = async_graphql::Request::new(query.unwrap_or_default());
-    match fields.remove("operationName") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(name)) => request = request.operation_name(name),
-        Some(_) => return Err("`operationName` must be a string or null".to_owned()),
-    }
-    match fields.remove("variables") {
-        None | Some(Value::Null) => {}
-        Some(variables @ Value::Object(_)) => {
-            request = request.variables(async_graphql::Variables::from_json(variables))
-        }
-        Some(_) => return Err("`variables` must be an object or null".to_owned()),
-    }
-    match fields.remove("extensions") {
-        None | Some(Value::Null) => {}
-        Some(extensions @ Value::Object(_)) => {
-            request.extensions = serde_json::from_value(extensions)
-                .map_err(|error| format!("`extensions` is invalid: {error}"))?;
-        }
-        Some(_) => return Err("`extensions` must be an object or null".to_owned()),
-    }
-    // A persisted query may leave out its text, which the cache then supplies.
-    if !has_query && !request.extensions.contains_key(PERSISTED_QUERY) {
-        return Err("the request has no `query`".to_owned());
-    }
-    Ok(request)
-}
-
-/// The request extension of automatic persisted queries.
-pub(super) const PERSISTED_QUERY: &str = "persistedQuery";
-
-/// The parameters of a GraphQL request over GET; `variables` and `extensions` are JSON.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct GetParams {
-    query: Option<String>,
-    operation_name: Option<String>,
-    variables: Option<String>,
-    extensions: Option<String>,
+    let outcome = state.executor.run(GraphqlRequest::Post(body)).await;
+    respond(state, outcome, format, id.as_ref(), None)
 }
 
 /// GraphQL over HTTP GET: queries only; mutations and subscriptions get 405. A successful
@@ -270,40 +196,14 @@ pub(super) async fn get_response(
     let Some(format) = Format::negotiate(headers) else {
         return not_acceptable();
     };
-    let request = params
-        .map_err(|rejection| format!("invalid query string: {}", rejection.body_text()))
-        .and_then(|Query(params)| params.into_request());
-    let mut request = match request {
-        Ok(request) => request,
-        Err(message) => return bad_request(message),
-    };
-    let persisted = match persisted_query(state, &mut request) {
-        Ok(persisted) => persisted,
-        Err(error) => return persisted_query_refusal(state, &error, format),
-    };
-    let lookup = state.executor.lookup(&request);
-    // The cache stores only answers of documents whose operations are all queries, so a
-    // hit needs no parse to know that GET may run it.
-    let operation = match lookup {
-        Lookup::Hit(_) => None,
-        _ => state.executor.operation_type(&request),
-    };
-    if let Some(operation) = operation {
-        if operation != OperationType::Query {
-            let mut response = error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "only queries may be sent with GET; send mutations and subscriptions with POST",
-                "METHOD_NOT_ALLOWED",
-                None,
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(rejection) => {
+            return bad_request(format!("invalid query string: {}", rejection.body_text()))
         }
-    }
-    let max_age = state.config.cache_max_age;
-    execute(state, request, lookup, persisted, format, id, Some(max_age)).await
+    };
+    let outcome = state.executor.run(GraphqlRequest::Get(params)).await;
+    respond(state, outcome, format, id, Some(state.config.cache_max_age))
 }
 
 /// The headers every `/graphql` response carries: the answer depends on `Accept` and is
@@ -320,22 +220,10 @@ pub(super) fn graphql_headers(mut response: Response) -> Response {
     response
 }
 
-/// Applies the automatic persisted query rules to `request`, counting hits.
-pub(super) fn persisted_query(
-    state: &AppState,
-    request: &mut async_graphql::Request,
-) -> Result<Persisted, PersistedQueryError> {
-    let persisted = state.config.persisted_queries.prepare(request)?;
-    if matches!(persisted, Persisted::Hit) {
-        state.metrics.record_persisted_query(PersistedQuery::Hit);
-    }
-    Ok(persisted)
-}
-
 /// The answer to a `persistedQuery` extension the rules refused. `PersistedQueryNotFound`
 /// is a 200, as Apollo Server sends it, so that no client takes the invitation to send the
 /// query for a failure; the other refusals are the client's mistakes, 400s.
-pub(super) fn persisted_query_refusal(
+fn persisted_query_refusal(
     state: &AppState,
     error: &PersistedQueryError,
     format: Format,
@@ -359,72 +247,25 @@ pub(super) fn persisted_query_refusal(
     response
 }
 
-impl GetParams {
-    fn into_request(self) -> Result<async_graphql::Request, String> {
-        let has_query = self.query.is_some();
-        let mut request = async_graphql::Request::new(self.query.unwrap_or_default());
-        if let Some(name) = self.operation_name {
-            request = request.operation_name(name);
-        }
-        if let Some(variables) = self.variables {
-            let variables: Value = serde_json::from_str(&variables)
-                .map_err(|error| format!("`variables` is not valid JSON: {error}"))?;
-            if !variables.is_object() && !variables.is_null() {
-                return Err("`variables` must be a JSON object".to_owned());
-            }
-            request = request.variables(async_graphql::Variables::from_json(variables));
-        }
-        if let Some(extensions) = self.extensions {
-            request.extensions = serde_json::from_str(&extensions)
-                .map_err(|error| format!("`extensions` is not a JSON object: {error}"))?;
-        }
-        // A persisted query may leave out its text, which the cache then supplies.
-        if !has_query && !request.extensions.contains_key(PERSISTED_QUERY) {
-            return Err("the request has no `query` parameter".to_owned());
-        }
-        Ok(request)
-    }
-}
-
-/// Answers a request (from the response cache when `lookup` found it there) and shapes
-/// the response for the negotiated format. Internal errors get the request id, so a report
-/// can be matched with the log. A persisted query is stored once it has passed the guard
-/// and validation; a cached answer's query passed both when it was stored. An answer
-/// without errors may be cached for `max_age` when one is given.
-pub(super) async fn execute(
-    state: &AppState,
-    request: async_graphql::Request,
-    lookup: Lookup,
-    persisted: Persisted,
-    format: Format,
-    id: Option<&RequestId>,
-    max_age: Option<Duration>,
-) -> Response {
-    let executed = match state.executor.execute(request, lookup).await {
-        Ok(executed) => executed,
-        Err(error) => {
-            tracing::error!(%error, "cannot answer a request");
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-                "INTERNAL",
-                id,
-            );
-        }
-    };
-    respond(state, executed, persisted, format, id, max_age)
-}
-
-/// The response to an executed request, shaped as `execute` says.
+/// The response to a request, from what running it came to: an answer shaped for the
+/// negotiated format, or a refusal. Internal errors get the request id, so a report can be
+/// matched with the log. An answer without errors may be cached for `max_age` when one is
+/// given.
 fn respond(
     state: &AppState,
-    executed: Executed,
-    persisted: Persisted,
+    outcome: Outcome,
     format: Format,
     id: Option<&RequestId>,
     max_age: Option<Duration>,
 ) -> Response {
-    match executed.cache {
+    match outcome.persisted {
+        PersistedUse::Hit => state.metrics.record_persisted_query(PersistedQuery::Hit),
+        PersistedUse::Registered => state
+            .metrics
+            .record_persisted_query(PersistedQuery::Registered),
+        PersistedUse::None => {}
+    }
+    match outcome.cache {
         CacheOutcome::Hit => state
             .metrics
             .record_response_cache(ResponseCacheLookup::Hit),
@@ -433,49 +274,69 @@ fn respond(
             .record_response_cache(ResponseCacheLookup::Miss),
         CacheOutcome::Off | CacheOutcome::Bypass => {}
     }
-    let (status, body, succeeded) = match executed.answer {
-        Answer::Body(body) => {
-            register_persisted_query(state, persisted);
-            (StatusCode::OK, body, true)
-        }
-        Answer::Errors(response) => match errors_body(state, response, persisted, format, id) {
-            Ok((status, body)) => (status, Bytes::from(body), false),
+    match outcome.reply {
+        Reply::Body(body) => answered(format, max_age, StatusCode::OK, body),
+        Reply::Errors {
+            response,
+            before_execution,
+        } => match errors_body(state, response, before_execution, format, id) {
+            Ok((status, body)) => answered(format, None, status, Bytes::from(body)),
             Err(error) => {
                 tracing::error!(%error, "cannot serialize a response");
-                return error_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error",
-                    "INTERNAL",
-                    id,
-                );
+                internal_error(id)
             }
         },
-    };
+        Reply::BadRequest(message) => bad_request(message),
+        Reply::PersistedQuery(error) => persisted_query_refusal(state, &error, format),
+        Reply::MethodNotAllowed => {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only queries may be sent with GET; send mutations and subscriptions with POST",
+                "METHOD_NOT_ALLOWED",
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            response
+        }
+        Reply::Failed(error) => {
+            tracing::error!(%error, "cannot answer a request");
+            internal_error(id)
+        }
+    }
+}
+
+fn internal_error(id: Option<&RequestId>) -> Response {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error",
+        "INTERNAL",
+        id,
+    )
+}
+
+/// An answer's response: `body` with `status`, shareable for `max_age` when one is given
+/// (only answers without errors are).
+fn answered(
+    format: Format,
+    max_age: Option<Duration>,
+    status: StatusCode,
+    body: Bytes,
+) -> Response {
     let mut http = (status, body).into_response();
     http.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
     let cache_control = match max_age {
-        Some(max_age) if succeeded => {
-            HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
-                .expect("digits are a header value")
-        }
+        Some(max_age) => HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
+            .expect("digits are a header value"),
         _ => HeaderValue::from_static("no-store"),
     };
     http.headers_mut()
         .insert(header::CACHE_CONTROL, cache_control);
     http
-}
-
-/// Stores a persisted query the rules accepted, once its query is known to be valid.
-fn register_persisted_query(state: &AppState, persisted: Persisted) {
-    if let Persisted::Register(registration) = persisted {
-        state.config.persisted_queries.register(registration);
-        state
-            .metrics
-            .record_persisted_query(PersistedQuery::Registered);
-    }
 }
 
 /// The status and body of a response with errors: counted by code, internal ones given
@@ -484,16 +345,10 @@ fn register_persisted_query(state: &AppState, persisted: Persisted) {
 fn errors_body(
     state: &AppState,
     mut response: async_graphql::Response,
-    persisted: Persisted,
+    failed_before_execution: bool,
     format: Format,
     id: Option<&RequestId>,
 ) -> Result<(StatusCode, Vec<u8>), serde_json::Error> {
-    // Errors without a path happened before execution: parsing, validation, variables.
-    let failed_before_execution = response.data == async_graphql::Value::Null
-        && response.errors.iter().all(|error| error.path.is_empty());
-    if !failed_before_execution {
-        register_persisted_query(state, persisted);
-    }
     for error in &mut response.errors {
         let code = error
             .extensions

@@ -1,12 +1,13 @@
 //! HTTP: the axum router (`/graphql`, GraphiQL at `/`, probes, `/metrics`) and the server
-//! loop, with the limits and conventions a public endpoint needs (compression, CORS, HTTP
-//! caching, persisted queries, the response cache, request ids). The only module that
-//! imports axum, hyper and tower-http.
+//! loop, with the limits and conventions a public endpoint needs (body limits,
+//! compression, CORS, HTTP caching, request ids). Transport only: a GraphQL request is
+//! run by the `executor`, whose outcome this module maps to a status, headers and
+//! metrics. The only module that imports axum, hyper and tower-http.
 //!
 //! - this file: configuration (`HttpLimits`, `HttpConfig`, `CorsOrigin`), the router and
 //!   its layers, and the error shape every non-GraphQL refusal shares;
-//! - `graphql.rs`: GraphQL over HTTP: negotiation, POST and GET, persisted queries, and
-//!   shaping an execution's response;
+//! - `graphql.rs`: GraphQL over HTTP: negotiation, POST's body and GET's parameters, and
+//!   the response an executor's outcome maps to;
 //! - `layers.rs`: what wraps every request: its id and log span, metrics, time limit,
 //!   panic guard, `ETag` and `304`;
 //! - `pages.rs`: GraphiQL and its files, `/health`, `/healthz`, `/readyz`, `/metrics`;
@@ -37,8 +38,8 @@ use tower_http::compression::predicate::SizeAbove;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::executor::Executor;
 use crate::metrics::Metrics;
-use crate::schema::{response_cache, AppSchema, Executor, PersistedQueries};
 use crate::store::Store;
 
 /// Limits on HTTP requests.
@@ -62,7 +63,9 @@ impl Default for HttpLimits {
     }
 }
 
-/// How the HTTP layer behaves: limits, who may call it from a browser, the IDE, caching.
+/// How the HTTP layer behaves: limits, who may call it from a browser, the IDE, HTTP
+/// caching. (The guard's limits, the response cache and persisted queries are the
+/// executor's: `executor::ExecutorConfig`.)
 #[derive(Clone)]
 pub struct HttpConfig {
     pub limits: HttpLimits,
@@ -73,11 +76,6 @@ pub struct HttpConfig {
     pub graphiql: bool,
     /// How long shared caches and browsers may reuse a successful `GET /graphql` answer.
     pub cache_max_age: Duration,
-    /// The automatic persisted query cache; clones share it.
-    pub persisted_queries: PersistedQueries,
-    /// The bound of the response cache, in bytes; 0 turns it off. Each router gets a cache
-    /// of its own, bound to its schema (and so to the limits its answers passed).
-    pub response_cache_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -87,8 +85,6 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             graphiql: true,
             cache_max_age: Duration::from_secs(60),
-            persisted_queries: PersistedQueries::default(),
-            response_cache_bytes: response_cache::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -145,7 +141,7 @@ const ERROR_CODES: [&str; 5] = [
     "BAD_USER_INPUT",
     "INTERNAL",
     "QUERY_TOO_COMPLEX",
-    crate::schema::persisted::NOT_FOUND_CODE,
+    crate::executor::persisted::NOT_FOUND_CODE,
     "BAD_REQUEST",
 ];
 
@@ -158,20 +154,20 @@ const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
 struct AppState {
-    /// The schema, behind the response cache.
-    executor: Executor,
+    /// What runs GraphQL requests.
+    executor: Arc<Executor>,
     store: Store,
     config: Arc<HttpConfig>,
     metrics: Arc<Metrics>,
 }
 
-/// The application's routes over a schema and the store it reads, with a response cache
-/// of `config.response_cache_bytes` in front of the schema.
+/// The application's routes: GraphQL requests run by `executor`, probes on `store` (the
+/// store the executor reads).
 ///
 /// Layers, outermost first: request id, access log and metrics; CORS; `ETag` and
 /// `304 Not Modified` for shareable GET answers (on the bytes sent, so after
 /// compression); compression; time limit and panic guard; the routes.
-pub fn router(schema: AppSchema, store: Store, config: HttpConfig) -> Router {
+pub fn router(executor: Executor, store: Store, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new(&ROUTES, &ERROR_CODES));
     let graphiql_on = config.graphiql;
     let mut routes = Router::new()
@@ -187,11 +183,10 @@ pub fn router(schema: AppSchema, store: Store, config: HttpConfig) -> Router {
     }
     let limits = config.limits;
     let cors = cors_layer(&config.cors_origins);
-    let executor = Executor::new(schema, store.clone(), config.response_cache_bytes);
     let routes = routes
         .fallback(move |method: Method| not_found(method, graphiql_on))
         .with_state(AppState {
-            executor,
+            executor: Arc::new(executor),
             store,
             config: Arc::new(config),
             metrics: metrics.clone(),

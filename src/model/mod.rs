@@ -5,10 +5,12 @@
 //! the seed spells them (`BORDER_CLASH`); binary formats ignore the names.
 
 mod date;
+mod references;
 
 use serde::{Deserialize, Serialize};
 
 pub use date::{CalendarDate, DateError, DatePrecision, DateWindow, PartialDate};
+pub use references::{Reference, References};
 
 /// A record's readable, stable identifier within its type: lowercase ASCII letters,
 /// digits and hyphens (`kant-air-base`).

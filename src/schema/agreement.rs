@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, Object, ID};
 
 use super::country::Country;
 use super::facility::{facility_filter, Facility, FacilityKind};
-use super::incident::{incident_filter, Incident, IncidentKind};
+use super::incident::{incidents_page, Incident, IncidentKind};
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
 use super::serial::{Serial, SerialBoxed, Serials};
@@ -292,8 +292,6 @@ impl Agreement {
             IncidentOrder,
         >,
     ) -> Result<Connection<Incident>> {
-        let store = store(ctx);
-        let filter = incident_filter(store, kinds, country, occurred)?;
         let args = PageArgs::new(
             first,
             after,
@@ -301,13 +299,8 @@ impl Agreement {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(
-            store,
-            List::Linked(Link::AgreementIncidents, self.0.id.clone()),
-            &args,
-            Incident,
-            filter,
-        )
+        let list = List::Linked(Link::AgreementIncidents, self.0.id.clone());
+        incidents_page(store(ctx), list, &args, kinds, country, occurred)
     }
 }
 

@@ -6,7 +6,7 @@ use async_graphql::{Context, Object, ID};
 
 use super::agreement::{agreement_filter, Agreement, AgreementKind};
 use super::facility::{facility_filter, Facility, FacilityKind};
-use super::incident::{incident_filter, Incident, IncidentKind};
+use super::incident::{incidents_page, Incident, IncidentKind};
 use super::organization::Membership;
 use super::person::Person;
 use super::relay::{global_id, Connection, PageArgs};
@@ -182,8 +182,6 @@ impl Country {
             IncidentOrder,
         >,
     ) -> Result<Connection<Incident>> {
-        let store = store(ctx);
-        let filter = incident_filter(store, kinds, country, occurred)?;
         let args = PageArgs::new(
             first,
             after,
@@ -191,13 +189,8 @@ impl Country {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(
-            store,
-            List::Linked(Link::CountryIncidents, self.0.id.clone()),
-            &args,
-            Incident,
-            filter,
-        )
+        let list = List::Linked(Link::CountryIncidents, self.0.id.clone());
+        incidents_page(store(ctx), list, &args, kinds, country, occurred)
     }
 
     /// The country's memberships of organizations, by organization name.

@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, Object, Union, ID};
 
 use super::agreement::{agreement_filter, Agreement, AgreementKind};
 use super::country::Country;
-use super::incident::{incident_filter, Incident, IncidentKind};
+use super::incident::{incidents_page, Incident, IncidentKind};
 use super::organization::Organization;
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
@@ -355,8 +355,6 @@ impl Facility {
             IncidentOrder,
         >,
     ) -> Result<Connection<Incident>> {
-        let store = store(ctx);
-        let filter = incident_filter(store, kinds, country, occurred)?;
         let args = PageArgs::new(
             first,
             after,
@@ -364,13 +362,8 @@ impl Facility {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(
-            store,
-            List::Linked(Link::FacilityIncidents, self.0.id.clone()),
-            &args,
-            Incident,
-            filter,
-        )
+        let list = List::Linked(Link::FacilityIncidents, self.0.id.clone());
+        incidents_page(store(ctx), list, &args, kinds, country, occurred)
     }
 }
 

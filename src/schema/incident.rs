@@ -17,9 +17,12 @@ use super::values::{
     bounds, date, location, quantity, sources, AgreementOrder, Certainty, DateBounds, DateFilter,
     Location, NameOrder, PartialDate, Quantity, SourceRef,
 };
-use super::{all_of, country_id_by_code, internal, list_page, store, Filter, Predicate, Result};
+use super::{
+    all_of, country_id_by_code, internal, list_page, list_page_dated, store, Filter, Predicate,
+    Result,
+};
 use crate::model::{self, RecordKind};
-use crate::store::{Link, List, Store, StoreError};
+use crate::store::{DateRange, Link, List, Store, StoreError};
 
 #[derive(Clone)]
 pub struct Incident(pub Arc<model::Incident>);
@@ -453,8 +456,24 @@ impl Incident {
     }
 }
 
+/// One page of `list`, a list of incidents in date order, kept by the incident list
+/// arguments. `occurred` also cuts the list to a date range (`store::DateRange`), so the
+/// page and `totalCount` read only the entries whose dates may fall within it.
+pub(super) fn incidents_page(
+    store: &Store,
+    list: List,
+    args: &PageArgs,
+    kinds: Option<Vec<IncidentKind>>,
+    country: Option<String>,
+    occurred: Option<DateFilter>,
+) -> Result<Connection<Incident>> {
+    let range = DateRange::new(list, occurred.as_ref().map(DateFilter::window));
+    let filter = incident_filter(store, kinds, country, occurred)?;
+    list_page_dated(store, range, args, Incident, filter)
+}
+
 /// The filter behind the incident list arguments.
-pub(super) fn incident_filter(
+fn incident_filter(
     store: &Store,
     kinds: Option<Vec<IncidentKind>>,
     country: Option<String>,

@@ -6,39 +6,25 @@
 
 mod agreement;
 mod country;
-pub mod executor;
 mod facility;
-mod field_errors;
-mod hooks;
 mod incident;
-pub mod limits;
-pub mod normalize;
 mod organization;
-pub mod persisted;
 mod person;
 mod query;
 mod relay;
-pub mod response_cache;
 mod serial;
 mod source;
-mod spec_validation;
-mod validation;
 mod values;
 
 use std::sync::Arc;
 
-use async_graphql::{
-    EmptyMutation, EmptySubscription, Error, ErrorExtensions, Schema, ValidationMode,
-};
+use async_graphql::{EmptyMutation, EmptySubscription, Error, ErrorExtensions, Schema};
 
 pub use agreement::Agreement;
 pub use country::Country;
-pub use executor::Executor;
 pub use facility::{Facility, FacilityKind};
 pub use incident::{Incident, IncidentKind};
-pub use limits::Limits;
 pub use organization::Organization;
-pub use persisted::PersistedQueries;
 pub use person::Person;
 pub use query::{Node, QueryRoot, SearchResult};
 pub use relay::{global_id, parse_global_id, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -46,51 +32,31 @@ pub use values::{
     DateFilter, DateMatch, IncidentOrder, IncidentOrderField, OrderDirection, PartialDate,
 };
 
-use crate::store::{List, Record, Store, StoreError};
+use crate::store::{DateRange, List, Record, Store, StoreError};
 use relay::{Connection, PageArgs};
 
-/// The executable schema served over HTTP.
+/// The executable schema. `executor` builds and runs it: this module says what clients
+/// can ask, `executor` how a request is run (guard, validation, caches).
 pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// A schema over a store, yet to be finished with the executor's extension and settings.
+pub type AppSchemaBuilder =
+    async_graphql::SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription>;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Builds the schema over an open, seeded store, refusing queries beyond `limits`. Run
-/// requests through an `Executor` over it, which may answer them from its cache.
-///
-/// The schema carries a twin without extensions (see `hooks`), which the executor runs
-/// queries on, built twice: validating strictly, and fast for a document that passed
-/// strict validation before (see `validation`). All parse through one cache of documents.
-pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
-    let parser = hooks::GuardedParser::new(limits);
-    let twin = |validation| {
-        Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-            .data(store.clone())
-            .data(limits)
-            .data(serial::SerialFields)
-            .validation_mode(validation)
-            // async-graphql checks the nesting of a document handed to it parsed, as it does
-            // after its own parse step; the hooks replace that step and the guard bounds the
-            // nesting instead (`Limits::max_depth`), so the twin must not check it again.
-            .limit_recursive_depth(usize::MAX)
-            .finish()
-    };
-    let hooked = |validation| {
-        Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-            .data(store.clone())
-            .data(limits)
-            .validation_mode(validation)
-            .extension(hooks::SchemaHooks::new(parser.clone()))
-    };
-    let plain = hooks::PlainTwin {
-        schema: twin(ValidationMode::Strict),
-        fast: twin(ValidationMode::Fast),
-        hooked_fast: hooked(ValidationMode::Fast).finish(),
-        variables: Arc::new(validation::VariableTypes::new()),
-        parser: parser.clone(),
-    };
-    // The data `limits` is for the executor, which runs the guard's checks before a cache
-    // lookup.
-    hooked(ValidationMode::Strict).data(plain).finish()
+/// The schema over an open, seeded store, for `executor` to finish: its resolvers read
+/// `store`. Objects are resolved by async-graphql, field by field through any extension
+/// the executor installs.
+pub fn build_schema(store: Store) -> AppSchemaBuilder {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).data(store)
+}
+
+/// `build_schema` for a schema that will carry no extension: its objects resolve their
+/// fields one after another in one future (`serial`), which only a schema without
+/// extensions may do. The executor answers queries with it.
+pub fn build_plain_schema(store: Store) -> AppSchemaBuilder {
+    build_schema(store).data(serial::SerialFields)
 }
 
 /// The schema in GraphQL SDL: the published contract, `schema.graphql`.
@@ -138,47 +104,24 @@ fn list_page<R, N>(
 where
     R: Record + 'static,
 {
-    list_page_dated(store, list, args, wrap, filter, None)
+    list_page_dated(store, DateRange::new(list, None), args, wrap, filter)
 }
 
-/// `list_page` over a list in date order whose filter keeps only dates within `window`:
-/// the scan starts near the window's start (`Store::scan_dated`), stops past its end and
-/// skips, by key alone, records that cannot match, so a date range costs about the
-/// entries within it rather than a read of every entry before it.
+/// `list_page` over a list cut to a date range (`store::DateRange`), whose filter keeps
+/// only dates within the range's window: the store decides which entries the page and
+/// `totalCount` read.
 fn list_page_dated<R, N>(
     store: &Store,
-    list: List,
+    range: DateRange,
     args: &PageArgs,
     wrap: fn(Arc<R>) -> N,
     filter: Filter<R>,
-    window: Option<crate::model::DateWindow>,
 ) -> Result<Connection<N>>
 where
     R: Record + 'static,
 {
-    let end = window
-        .as_ref()
-        .and_then(|window| window.to)
-        .map(crate::store::keys::date_key_end);
-    let from = window.as_ref().and_then(|window| window.from);
-    let may_match = move |key: &[u8]| match &window {
-        Some(window) => crate::store::keys::date_key_may_match(key, window.from, window.to),
-        None => true,
-    };
-    let scan = |range: crate::store::KeyRange<'_>, reverse| -> relay::Entries<'_> {
-        let range = match &end {
-            Some(end) => range.below(end),
-            None => range,
-        };
-        let entries: relay::Entries<'_> = match from {
-            Some(from) => store.scan_dated(&list, from, range, reverse),
-            None => Box::new(store.scan(&list, range, reverse)),
-        };
-        Box::new(entries.filter(move |entry| match entry {
-            Ok(entry) => may_match(&entry.key),
-            Err(_) => true,
-        }))
-    };
+    let range = Arc::new(range);
+    let scan = |keys: crate::store::KeyRange<'_>, reverse| range.entries(store, keys, reverse);
     let load = |entry: &_| {
         let record: Arc<R> = store.get_listed(entry)?;
         Ok(match &filter {
@@ -187,30 +130,10 @@ where
         })
     };
     let count: Arc<dyn Fn() -> Result<u64> + Send + Sync> = {
-        let (store, list, filter) = (store.clone(), list.clone(), filter.clone());
-        let (end, may_match) = (end.clone(), may_match);
-        Arc::new(move || match &filter {
-            None => store.count(&list).map_err(internal),
-            Some(keep) => {
-                let mut count = 0;
-                let range = match &end {
-                    Some(end) => crate::store::KeyRange::ALL.below(end),
-                    None => crate::store::KeyRange::ALL,
-                };
-                let entries: relay::Entries<'_> = match from {
-                    Some(from) => store.scan_dated(&list, from, range, false),
-                    None => Box::new(store.scan(&list, range, false)),
-                };
-                for entry in entries {
-                    let entry = entry.map_err(internal)?;
-                    if !may_match(&entry.key) {
-                        continue;
-                    }
-                    let record: Arc<R> = store.get_listed(&entry).map_err(internal)?;
-                    count += u64::from(keep(&record));
-                }
-                Ok(count)
-            }
+        let (store, range, filter) = (store.clone(), range.clone(), filter.clone());
+        Arc::new(move || {
+            let keep = filter.as_deref().map(|keep| keep as &dyn Fn(&R) -> bool);
+            range.count(&store, keep).map_err(internal)
         })
     };
     relay::paginate(args, scan, load, count)

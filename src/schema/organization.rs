@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, Object, ID};
 
 use super::country::Country;
 use super::facility::Facility;
-use super::incident::{incident_filter, Incident, IncidentKind};
+use super::incident::{incidents_page, Incident, IncidentKind};
 use super::person::Person;
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
@@ -262,8 +262,6 @@ impl Organization {
             IncidentOrder,
         >,
     ) -> Result<Connection<Incident>> {
-        let store = store(ctx);
-        let filter = incident_filter(store, kinds, country, occurred)?;
         let args = PageArgs::new(
             first,
             after,
@@ -272,7 +270,7 @@ impl Organization {
             order_by.unwrap_or_default().direction,
         );
         let list = List::Linked(Link::OrganizationIncidents, self.0.id.clone());
-        list_page(store, list, &args, Incident, filter)
+        incidents_page(store(ctx), list, &args, kinds, country, occurred)
     }
 
     /// People who held a role in the organization, by name.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, ID};
 
 use super::country::Country;
-use super::incident::{incident_filter, Incident, IncidentKind};
+use super::incident::{incidents_page, Incident, IncidentKind};
 use super::organization::Organization;
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
@@ -14,7 +14,7 @@ use super::source::{notes, statements, FieldNote, Statement, StatementKind};
 use super::values::{
     bounds, date, sources, Certainty, DateBounds, DateFilter, IncidentOrder, PartialDate, SourceRef,
 };
-use super::{list_page, store, Result};
+use super::{store, Result};
 use crate::model::{self, RecordKind};
 use crate::store::{Link, List};
 
@@ -158,8 +158,6 @@ impl Person {
             IncidentOrder,
         >,
     ) -> Result<Connection<Incident>> {
-        let store = store(ctx);
-        let filter = incident_filter(store, kinds, country, occurred)?;
         let args = PageArgs::new(
             first,
             after,
@@ -167,12 +165,7 @@ impl Person {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(
-            store,
-            List::Linked(Link::PersonIncidents, self.0.id.clone()),
-            &args,
-            Incident,
-            filter,
-        )
+        let list = List::Linked(Link::PersonIncidents, self.0.id.clone());
+        incidents_page(store(ctx), list, &args, kinds, country, occurred)
     }
 }

@@ -14,16 +14,14 @@ use async_graphql::{Context, Interface, Object, Union, ID};
 use super::agreement::{agreement_filter, Agreement, AgreementKind};
 use super::country::Country;
 use super::facility::{facility_filter, Facility, FacilityKind};
-use super::incident::{incident_filter, Incident, IncidentKind};
+use super::incident::{incidents_page, Incident, IncidentKind};
 use super::organization::{Organization, OrganizationKind};
 use super::person::Person;
 use super::relay::{parse_global_id, Connection, PageArgs, MAX_PAGE_SIZE};
 use super::serial::{self, Serial, Serials};
 use super::source::SourceDocument;
 use super::values::{AgreementOrder, DateFilter, DateMatch, IncidentOrder, NameOrder, PartialDate};
-use super::{
-    bad_input, country_id_by_code, internal, list_page, list_page_dated, relay, store, Result,
-};
+use super::{bad_input, country_id_by_code, internal, list_page, relay, store, Result};
 use crate::model::{self, RecordKind};
 use crate::store::{Entry, Link, List, Record, Store, StoreError};
 
@@ -395,8 +393,6 @@ impl QueryRoot {
             ),
             None => List::All(RecordKind::Incident),
         };
-        let window = occurred.as_ref().map(DateFilter::window);
-        let filter = incident_filter(store, kinds, None, occurred)?;
         let args = PageArgs::new(
             first,
             after,
@@ -404,7 +400,7 @@ impl QueryRoot {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page_dated(store, list, &args, Incident, filter, window)
+        incidents_page(store, list, &args, kinds, None, occurred)
     }
 
     /// Records of every type whose name, aliases, code, places or summary contain every

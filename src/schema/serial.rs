@@ -25,8 +25,8 @@
 //!
 //! The field-after-field path only takes the plain case, and leaves everything else to
 //! async-graphql:
-//! - the schema carries `SerialFields` in its data, which `build_schema` gives only the
-//!   twins without extensions: an extension wraps every field in its own hooks, which
+//! - the schema carries `SerialFields` in its data, which `build_plain_schema` gives
+//!   only the twins without extensions: an extension wraps every field in its own hooks, which
 //!   only async-graphql's path calls (so the schema with `SchemaHooks` takes that path,
 //!   and shapes failed fields as before);
 //! - every selection is a field (no fragment spread, no inline fragment);

@@ -35,7 +35,7 @@ pub(super) enum Cached {
     Long(u64),
     /// The entries of a date-ordered list that no date bound can skip, and the reach of
     /// its short dates.
-    Dated(Arc<super::DatedList>),
+    Dated(Arc<super::dated::DatedList>),
 }
 
 struct Slot {

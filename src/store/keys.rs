@@ -136,6 +136,27 @@ impl Link {
         }
     }
 
+    /// The link tree that lists what an `owner` record states it refers to, of kind
+    /// `target` (`model::Reference::linked`), owner first: `None` when no tree does.
+    pub fn stated(owner: RecordKind, target: RecordKind) -> Option<Link> {
+        use RecordKind::*;
+        Some(match (owner, target) {
+            (Organization, Country) => Link::OrganizationCountries,
+            (Person, Country) => Link::PersonCountries,
+            (Person, Organization) => Link::PersonOrganizations,
+            (Agreement, Country) => Link::AgreementCountries,
+            (Agreement, Facility) => Link::AgreementFacilities,
+            (Facility, Country) => Link::FacilityCountries,
+            (Facility, Organization) => Link::FacilityOrganizations,
+            (Incident, Country) => Link::IncidentCountries,
+            (Incident, Organization) => Link::IncidentOrganizations,
+            (Incident, Person) => Link::IncidentPeople,
+            (Incident, Agreement) => Link::IncidentAgreements,
+            (Incident, Facility) => Link::IncidentFacilities,
+            _ => return None,
+        })
+    }
+
     /// The same relationship walked the other way.
     pub fn reverse(self) -> Link {
         let (owner, linked) = self.ends();
@@ -582,6 +603,21 @@ mod tests {
             assert_eq!(link.reverse().reverse(), link);
             assert_ne!(link.reverse(), link);
         }
+    }
+
+    #[test]
+    fn each_relationship_is_stated_one_way() {
+        let mut stated = Vec::new();
+        for owner in RecordKind::ALL {
+            for target in RecordKind::ALL {
+                if let Some(link) = Link::stated(owner, target) {
+                    assert_eq!(link.ends(), (owner, target));
+                    assert_eq!(Link::stated(target, owner), None, "{link:?}");
+                    stated.push(link);
+                }
+            }
+        }
+        assert_eq!(stated.len() * 2, Link::ALL.len());
     }
 
     #[test]

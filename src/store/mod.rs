@@ -6,6 +6,7 @@
 
 mod cache;
 pub mod codec;
+mod dated;
 mod import;
 pub mod keys;
 mod manifest;
@@ -24,11 +25,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::model::{
-    Agreement, Country, Facility, Incident, Organization, Person, RecordKind, SourceDocument,
+    Agreement, Country, Facility, Incident, Organization, Person, RecordKind, References,
+    SourceDocument,
 };
 pub use cache::ReadCacheUsage;
 use cache::{Cached, ReadCache};
 pub use codec::CodecError;
+pub use dated::DateRange;
 pub use import::{ImportSummary, Importer, Prepared, Sorted};
 pub use keys::Link;
 use keys::SortKey;
@@ -100,7 +103,7 @@ pub enum StoreError {
 
 /// A kind of record the store holds.
 pub trait Record:
-    Serialize + DeserializeOwned + SortKey + Searchable + Send + Sync + 'static
+    Serialize + DeserializeOwned + SortKey + Searchable + References + Send + Sync + 'static
 {
     const KIND: RecordKind;
     fn id(&self) -> &str;
@@ -161,17 +164,6 @@ pub struct Entry {
     pub key: Vec<u8>,
     pub kind: RecordKind,
     pub id: String,
-}
-
-/// A date-ordered list as `Store::scan_dated` reads it: the entries no short-date bound
-/// can skip, and where short dates reach.
-struct DatedList {
-    /// The dated entries no short-date bound can skip, in key order: those of an unknown
-    /// start, and those of a known start that span a year or more or have no known end.
-    unskippable: Arc<[Entry]>,
-    /// For each day a short date (`keys::short_date_key_days`) begins on, in order, the
-    /// last day any of them ends on, as `keys::day_number`s (`keys::add_short_end`).
-    short_ends: Box<[(u32, u32)]>,
 }
 
 /// What a list is to the read cache: every entry of a list no longer than a chunk, or the
@@ -543,72 +535,6 @@ impl Store {
             ))),
             Err(error) => Scan(Scanning::Failed(Some(error))),
         }
-    }
-
-    /// `scan` over a list in date order (of incidents), skipping what cannot end on or
-    /// after `from`: it yields the entries of an unknown start, then those of a known
-    /// start that span a year or more or have no known end, then the keys from the first
-    /// day within the year before `from` that begins a short date reaching `from` (see
-    /// `keys::short_dates_start`). The first two parts and those days are held in the
-    /// read cache, found by one walk of the list's keys per store generation, so only the
-    /// last part is read from sled. Without the read cache it is `scan`: the walk would
-    /// be repeated by every request.
-    pub fn scan_dated<'a>(
-        &'a self,
-        list: &List,
-        from: crate::model::CalendarDate,
-        range: KeyRange<'_>,
-        reverse: bool,
-    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + 'a> {
-        if self.inner.cache.is_off() {
-            return Box::new(self.scan(list, range, reverse));
-        }
-        let dated = match self.dated_list(list) {
-            Ok(dated) => dated,
-            Err(error) => return Box::new(std::iter::once(Err(error))),
-        };
-        let start = keys::short_dates_start(from, &dated.short_ends);
-        // The unskippable entries from `start` on come with the rest of the keys there.
-        let unskippable = Scan::held(dated.unskippable.clone(), range.below(&start), reverse);
-        let recent = self.scan(list, range.from_key(&start), reverse);
-        if reverse {
-            Box::new(recent.chain(unskippable))
-        } else {
-            Box::new(unskippable.chain(recent))
-        }
-    }
-
-    /// What `scan_dated` holds of a date-ordered list, from the read cache or one walk of
-    /// the list's keys.
-    fn dated_list(&self, list: &List) -> Result<Arc<DatedList>, StoreError> {
-        let generation = self.generation();
-        let key = list_cache_key(list, cache::dated_key);
-        if let Some(Cached::Dated(dated)) = self.inner.cache.get(&key, generation) {
-            return Ok(dated);
-        }
-        let mut unskippable = Vec::new();
-        let mut short_ends: Vec<(u32, u32)> = Vec::new();
-        for entry in self.scan(list, KeyRange::ALL, false) {
-            let entry = entry?;
-            if entry.key.first() != Some(&0) {
-                break; // Undated keys follow every dated one.
-            }
-            match keys::short_date_key_days(&entry.key) {
-                Some((begins, last)) => keys::add_short_end(&mut short_ends, begins, last),
-                None => unskippable.push(entry),
-            }
-        }
-        let dated = Arc::new(DatedList {
-            unskippable: unskippable.into(),
-            short_ends: short_ends.into(),
-        });
-        let cost = cache::list_cost(&dated.unskippable)
-            + std::mem::size_of_val(&*dated.short_ends)
-            + std::mem::size_of::<DatedList>();
-        self.inner
-            .cache
-            .insert(&key, Cached::Dated(dated.clone()), generation, cost);
-        Ok(dated)
     }
 
     /// Every entry of `list` if it is no longer than a chunk; `None` for a longer one.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use kyrgyz_relations::graphiql::{self, AssetSource};
 use serde::Deserialize;
 
-use crate::http::Server;
+use crate::support::TestServer;
 use crate::support::{blocking, run_bounded, shown, NpmPackages};
 
 /// The version of `playwright-core` that `package.json` pins.
@@ -59,7 +59,7 @@ async fn graphiql_runs_an_example_in_chromium_offline() {
     let dir = browser_dir();
     let chromium = blocking(move || prepare(&dir)).await;
 
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let url = server.url("/");
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/artifacts");
     std::fs::create_dir_all(&artifacts).expect("tests/it/artifacts can be created");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::http::Server;
+use crate::support::TestServer;
 use crate::support::{blocking, run_bounded, shown, NpmPackages};
 
 /// The version of `graphql-http` that `package.json` pins, and its number of server audits.
@@ -48,7 +48,7 @@ async fn graphql_over_http_server_audits_pass() {
     })
     .await;
 
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let url = server.url("/graphql");
     // Node runs on a blocking thread so that both workers stay free to serve its requests.
     let output = blocking(move || {

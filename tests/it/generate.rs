@@ -4,7 +4,7 @@
 use kyrgyz_relations::app::Options;
 use kyrgyz_relations::generate::{generate, GenerateError, Scale};
 use kyrgyz_relations::model::Dataset;
-use kyrgyz_relations::schema::{build_schema, parse_global_id, AppSchema};
+use kyrgyz_relations::schema::{parse_global_id, AppSchema};
 use kyrgyz_relations::seed::{SeedSource, FILES};
 
 use crate::support::open;
@@ -62,7 +62,7 @@ fn schema_over(seed: &std::path::Path, read_cache_bytes: usize) -> (AppSchema, t
         ..Options::new(data.path())
     })
     .store;
-    (build_schema(store, Default::default()), data)
+    (crate::support::executor(&store, 0).schema().clone(), data)
 }
 
 /// The `data` of `query` with `variables`, failing the test on any error.

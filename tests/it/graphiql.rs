@@ -7,8 +7,8 @@ use std::path::Path;
 use kyrgyz_relations::graphiql::{self, AssetSource};
 use serde_json::Value;
 
-use crate::http::Server;
 use crate::support::TestApp;
+use crate::support::TestServer;
 
 /// Whether this build was asked to load GraphiQL from the CDN, read as `build.rs` reads it.
 fn cdn_requested() -> bool {
@@ -33,7 +33,7 @@ fn graphiql_is_embedded_unless_the_cdn_was_asked_for() {
 
 #[tokio::test]
 async fn the_page_loads_only_files_this_server_serves() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let page = client.get(server.url("/")).send().await.expect("GET /");
     assert_eq!(page.status(), 200);
@@ -103,7 +103,7 @@ async fn the_page_loads_only_files_this_server_serves() {
 
 #[tokio::test]
 async fn health_says_where_graphiql_comes_from() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let health: Value = reqwest::get(server.url("/health"))
         .await
         .expect("GET")

@@ -1,88 +1,16 @@
-//! HTTP through a real socket: the router `main` serves, on an ephemeral port.
+//! HTTP through a real socket: the application `main` serves (`TestServer`), on an
+//! ephemeral port.
 
-use std::net::SocketAddr;
-
-use kyrgyz_relations::schema::AppSchema;
-use kyrgyz_relations::store::Store;
-use kyrgyz_relations::{http, schema, store};
+use kyrgyz_relations::store;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-use crate::support::TestApp;
-
-pub struct Server {
-    pub address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    /// What must outlive the server: its data directory.
-    _keep: Box<dyn std::any::Any + Send>,
-}
-
-impl Server {
-    /// The router `main` serves, over a freshly seeded store.
-    pub async fn spawn() -> Server {
-        Server::spawn_config(http::HttpConfig::default()).await
-    }
-
-    /// The router `main` serves with `config`, over a freshly seeded store.
-    pub async fn spawn_config(config: http::HttpConfig) -> Server {
-        let app = TestApp::new();
-        let store = app.store.clone();
-        let schema = schema::build_schema(store.clone(), Default::default());
-        Server::start(schema, store, config, Box::new(app)).await
-    }
-
-    /// The router `main` serves, over `store`; `keep` lives as long as the server.
-    pub async fn spawn_store(store: Store, keep: Box<dyn std::any::Any + Send>) -> Server {
-        let schema = schema::build_schema(store.clone(), Default::default());
-        Server::start(schema, store, http::HttpConfig::default(), keep).await
-    }
-
-    /// The router over `schema` and `store` with `config`; `keep` lives as long as the server.
-    pub async fn start(
-        schema: AppSchema,
-        store: Store,
-        config: http::HttpConfig,
-        keep: Box<dyn std::any::Any + Send>,
-    ) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let address = listener.local_addr().expect("address");
-        let limits = config.limits;
-        let router = http::router(schema, store.clone(), config);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(http::serve(listener, router, store, limits, async {
-            let _ = stopped.await;
-        }));
-        Server {
-            address,
-            stop: Some(stop),
-            task,
-            _keep: keep,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task)
-            .await
-            .expect("joins")
-            .expect("serves and flushes cleanly");
-    }
-}
+use crate::support::TestServer;
 
 const KANT: &str = r#"{ facility(slug: "kant-air-base") { name hostCountry { code } } }"#;
 
 #[tokio::test]
 async fn post_and_get_answer_queries() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let posted: Value = client
         .post(server.url("/graphql"))
@@ -137,7 +65,7 @@ async fn post_and_get_answer_queries() {
 
 #[tokio::test]
 async fn response_fields_keep_the_order_of_the_selection_set() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     for (query, expected) in [
         (
@@ -165,7 +93,7 @@ async fn response_fields_keep_the_order_of_the_selection_set() {
 
 #[tokio::test]
 async fn graphiql_health_and_unknown_paths() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let page = client.get(server.url("/")).send().await.expect("GET /");
     assert_eq!(page.status(), 200);
@@ -199,7 +127,7 @@ async fn graphiql_health_and_unknown_paths() {
 
 #[tokio::test]
 async fn malformed_requests_get_a_400_and_the_server_keeps_serving() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     for body in [
         "{",

@@ -7,16 +7,16 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use kyrgyz_relations::executor::{ExecutorConfig, Limits, PersistedQueries};
 use kyrgyz_relations::http::{CorsOrigin, HttpConfig};
-use kyrgyz_relations::schema::{self, Limits, PersistedQueries};
 use kyrgyz_relations::store::{self, Store};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::http::Server;
 use crate::support::TestApp;
+use crate::support::TestServer;
 
 /// An answer of several KiB: worth compressing.
 const LARGE: &str = "{ incidents(first: 40) { nodes { title summary occurred } } }";
@@ -43,7 +43,7 @@ fn persisted(hash: &str) -> String {
 
 #[tokio::test]
 async fn answers_are_compressed_with_br_or_gzip_as_accept_encoding_asks() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let get = |encoding: Option<&'static str>, query: &'static str| {
         let mut request = client
@@ -123,7 +123,7 @@ async fn cors_answers_only_the_origins_configured() {
         ],
         ..HttpConfig::default()
     };
-    let server = Server::spawn_config(config).await;
+    let server = TestServer::spawn_with(|app| app.http = config).await;
     let client = reqwest::Client::new();
 
     let allowed = client
@@ -198,7 +198,7 @@ async fn cors_answers_only_the_origins_configured() {
     server.shutdown().await;
 
     // Without configured origins there is no CORS at all: same-origin pages only.
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let plain = client
         .post(server.url("/graphql"))
         .header("origin", ALLOWED)
@@ -225,7 +225,7 @@ async fn cors_answers_only_the_origins_configured() {
 
 #[tokio::test]
 async fn probes_tell_liveness_and_readiness() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     for (path, status) in [("/healthz", "ok"), ("/readyz", "ready"), ("/health", "ok")] {
         let response = client.get(server.url(path)).send().await.expect("GET");
@@ -238,7 +238,13 @@ async fn probes_tell_liveness_and_readiness() {
     // A store that was never seeded: alive, but not ready to answer queries.
     let data = tempfile::tempdir().expect("a temporary directory");
     let empty = Store::open(data.path(), store::DEFAULT_CACHE_BYTES).expect("opens");
-    let server = Server::spawn_store(empty, Box::new(data)).await;
+    let server = TestServer::spawn_store(
+        empty,
+        ExecutorConfig::default(),
+        HttpConfig::default(),
+        Box::new(data),
+    )
+    .await;
     let alive = client
         .get(server.url("/healthz"))
         .send()
@@ -265,7 +271,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
         .collect()
 }
 
-pub async fn scrape(client: &reqwest::Client, server: &Server) -> HashMap<String, f64> {
+pub async fn scrape(client: &reqwest::Client, server: &TestServer) -> HashMap<String, f64> {
     let response = client
         .get(server.url("/metrics"))
         .send()
@@ -281,7 +287,7 @@ pub async fn scrape(client: &reqwest::Client, server: &Server) -> HashMap<String
 
 #[tokio::test]
 async fn metrics_count_requests_latency_errors_and_persisted_queries() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let before = scrape(&client, &server).await;
 
@@ -377,7 +383,7 @@ async fn metrics_count_requests_latency_errors_and_persisted_queries() {
 
 #[tokio::test]
 async fn persisted_queries_follow_apollos_protocol() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let hash = sha256_hex(KANT);
     let get = |params: Vec<(&'static str, String)>| {
@@ -528,27 +534,25 @@ async fn a_persisted_query_is_checked_by_the_guard_each_time_it_runs() {
     // Two servers share one cache; the second refuses queries nested deeper than 4.
     let app = TestApp::new();
     let shared = PersistedQueries::default();
-    let config = HttpConfig {
+    let config = |limits| ExecutorConfig {
+        limits,
         persisted_queries: shared.clone(),
-        ..HttpConfig::default()
+        ..ExecutorConfig::default()
     };
-    let lenient = Server::start(
-        schema::build_schema(app.store.clone(), Limits::default()),
+    let lenient = TestServer::spawn_store(
         app.store.clone(),
-        config.clone(),
+        config(Limits::default()),
+        HttpConfig::default(),
         Box::new(()),
     )
     .await;
-    let strict = Server::start(
-        schema::build_schema(
-            app.store.clone(),
-            Limits {
-                max_depth: 4,
-                ..Limits::default()
-            },
-        ),
+    let strict = TestServer::spawn_store(
         app.store.clone(),
-        config,
+        config(Limits {
+            max_depth: 4,
+            ..Limits::default()
+        }),
+        HttpConfig::default(),
         Box::new(()),
     )
     .await;
@@ -637,9 +641,11 @@ async fn a_persisted_query_is_checked_by_the_guard_each_time_it_runs() {
 
 #[tokio::test]
 async fn get_answers_are_cacheable_with_etags_and_posts_are_not() {
-    let server = Server::spawn_config(HttpConfig {
-        cache_max_age: Duration::from_secs(120),
-        ..HttpConfig::default()
+    let server = TestServer::spawn_with(|app| {
+        app.http = HttpConfig {
+            cache_max_age: Duration::from_secs(120),
+            ..HttpConfig::default()
+        }
     })
     .await;
     let client = reqwest::Client::new();
@@ -732,7 +738,7 @@ async fn get_answers_are_cacheable_with_etags_and_posts_are_not() {
 
 #[tokio::test]
 async fn browsers_get_graphiql_at_get_graphql_unless_it_is_off() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let playground = client
         .get(server.url("/"))
@@ -771,9 +777,11 @@ async fn browsers_get_graphiql_at_get_graphql_unless_it_is_off() {
     assert!(header(query.headers(), "content-type").starts_with("application/json"));
     server.shutdown().await;
 
-    let server = Server::spawn_config(HttpConfig {
-        graphiql: false,
-        ..HttpConfig::default()
+    let server = TestServer::spawn_with(|app| {
+        app.http = HttpConfig {
+            graphiql: false,
+            ..HttpConfig::default()
+        }
     })
     .await;
     let root = client.get(server.url("/")).send().await.expect("GET /");

@@ -9,13 +9,13 @@ use kyrgyz_relations::http::{self, HttpLimits};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::http::Server;
+use crate::support::TestServer;
 
 const QUERY: &str = r#"{ country(code: "KG") { name } }"#;
 
 #[tokio::test]
 async fn post_needs_json_and_a_single_operation() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let post = |content_type: Option<&str>, body: String| {
         let mut request = client.post(server.url("/graphql")).body(body);
@@ -70,7 +70,7 @@ async fn post_needs_json_and_a_single_operation() {
 
 #[tokio::test]
 async fn accept_is_negotiated_and_request_errors_are_400_in_graphql_response_json() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let client = reqwest::Client::new();
     let send = |accept: &'static str, query: &'static str| {
         client
@@ -114,7 +114,7 @@ async fn accept_is_negotiated_and_request_errors_are_400_in_graphql_response_jso
 
 #[tokio::test]
 async fn mutations_over_get_are_405_with_allow_post() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let response = reqwest::Client::new()
         .get(server.url("/graphql"))
         .query(&[("query", "mutation { anything }")])
@@ -164,7 +164,7 @@ async fn raw_request(address: std::net::SocketAddr, head: &str, chunks: &[Vec<u8
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_chunked_or_not() {
-    let server = Server::spawn().await;
+    let server = TestServer::spawn().await;
     let limit = HttpLimits::default().max_body_bytes;
     let big = json!({ "query": format!("{{ __typename }} #{}", "x".repeat(limit)) }).to_string();
     let declared = reqwest::Client::new()

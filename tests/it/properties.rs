@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use async_graphql::{Request, Variables};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use kyrgyz_relations::executor::limits::{check_document, check_text, check_variables, Limits};
+use kyrgyz_relations::executor::normalize::{normalize, Unnormalizable};
 use kyrgyz_relations::model::{CalendarDate, DateWindow, PartialDate};
-use kyrgyz_relations::schema::limits::{check_document, check_text, check_variables, Limits};
-use kyrgyz_relations::schema::normalize::{normalize, Unnormalizable};
 use kyrgyz_relations::seed::{SeedError, SeedSource, FILES};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -1852,7 +1852,7 @@ fn http_server() -> &'static str {
                 .build()
                 .expect("a runtime");
             rt.block_on(async {
-                let server = crate::http::Server::spawn().await;
+                let server = crate::support::TestServer::spawn().await;
                 sender.send(server.url("/graphql")).expect("the test waits");
                 std::future::pending::<()>().await;
             });

@@ -1,8 +1,7 @@
 //! Query behaviour: one `.graphql` file per case under `queries/`, its whole response
 //! (data and errors) pinned as a JSON snapshot; and paging walked end to end.
 
-use kyrgyz_relations::schema::executor::CacheOutcome;
-use kyrgyz_relations::schema::Executor;
+use kyrgyz_relations::executor::CacheOutcome;
 use serde_json::Value;
 
 use crate::support::{execute, execute_text, TestApp};
@@ -14,7 +13,7 @@ use crate::support::{execute, execute_text, TestApp};
 fn query_files_match_their_snapshots() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let app = TestApp::new();
-    let uncached = Executor::new(app.schema.clone(), app.store.clone(), 0);
+    let uncached = crate::support::executor(&app.store, 0);
     let mut hits = 0;
     insta::glob!("queries/*.graphql", |path| {
         let query = std::fs::read_to_string(path).expect("query file reads");
@@ -218,7 +217,7 @@ async fn a_cursor_stays_valid_when_records_are_added_before_it() {
     let mut options = kyrgyz_relations::app::Options::new(data_dir.path());
     options.seed_dir = Some(seed.path().to_owned());
     let opened = crate::support::open(&options);
-    let grown = kyrgyz_relations::schema::build_schema(opened.store, Default::default());
+    let grown = crate::support::executor(&opened.store, 0).schema().clone();
     let after_change = serde_json::to_value(grown.execute(after.as_str()).await).expect("json");
     assert_eq!(after_change["data"], before_change);
 }
@@ -286,7 +285,7 @@ async fn a_failed_field_is_null_and_a_non_null_one_nulls_its_nearest_nullable_pa
 }
 
 /// The executor answers queries on a twin of the schema without extensions, and runs a
-/// request again on the schema itself when a field failed (`schema::hooks`): whatever
+/// request again on the schema itself when a field failed (`executor::hooks`): whatever
 /// the request, clients must get what the schema itself answers. The twin also resolves
 /// the records of pages field after field (`schema::serial`), which the schema with its
 /// extension never does: aliases, repeated and merged selections, `__typename`,
@@ -353,18 +352,18 @@ async fn the_executor_answers_exactly_as_the_schema_does() {
 }
 
 /// A document valid by every rule of the specification has only its variables checked
-/// (`schema::validation`), from the first request; variables the check is unsure of, or
+/// (`executor::validation`), from the first request; variables the check is unsure of, or
 /// refuses, go through async-graphql's strict validation. Whatever the variables, clients
 /// must get what strict validation answers (for documents it gets right: the `validation`
 /// module covers the ones it refuses wrongly).
 #[tokio::test]
 async fn requests_validated_fast_are_answered_as_strict_validation_answers_them() {
-    use kyrgyz_relations::schema::executor::{Answer, Validation};
+    use kyrgyz_relations::executor::{Answer, Validation};
     use serde_json::json;
 
     let app = TestApp::new();
     // The response cache off, so every request is validated.
-    let executor = Executor::new(app.schema.clone(), app.store.clone(), 0);
+    let executor = crate::support::executor(&app.store, 0);
     let run = |query: &'static str, operation: Option<&'static str>, variables: Value| {
         let (executor, schema) = (&executor, &app.schema);
         async move {
@@ -374,7 +373,7 @@ async fn requests_validated_fast_are_answered_as_strict_validation_answers_them(
                 request.operation_name = operation.map(str::to_owned);
                 request
             };
-            let executed = executor.run(request()).await.expect("answers serialize");
+            let executed = executor.answer(request()).await.expect("answers serialize");
             let answer = match executed.answer {
                 Answer::Body(body) => serde_json::from_slice(&body).expect("JSON"),
                 Answer::Errors(response) => serde_json::to_value(&response).expect("JSON"),

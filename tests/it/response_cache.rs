@@ -4,15 +4,13 @@
 
 use std::collections::HashMap;
 
-use kyrgyz_relations::http::HttpConfig;
-use kyrgyz_relations::schema::{self, Limits};
+use kyrgyz_relations::executor::{ExecutorConfig, Limits};
 use kyrgyz_relations::seed::SeedSource;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::http::Server;
 use crate::http_conventions::{header, scrape, Running};
-use crate::support::{blocking, edit_seed, record, seed_copy, TestApp};
+use crate::support::{blocking, edit_seed, record, seed_copy, TestServer};
 
 const KANT: &str = r#"{ facility(slug: "kant-air-base") { name hostCountry { code } } }"#;
 /// `KANT` spelled differently: the same tokens.
@@ -26,12 +24,12 @@ const BYTES: &str = "kyrgyz_relations_response_cache_bytes";
 /// Reads `/metrics` before and after some requests.
 struct Counters<'a> {
     client: &'a reqwest::Client,
-    server: &'a Server,
+    server: &'a TestServer,
     before: HashMap<String, f64>,
 }
 
 impl<'a> Counters<'a> {
-    async fn start(client: &'a reqwest::Client, server: &'a Server) -> Counters<'a> {
+    async fn start(client: &'a reqwest::Client, server: &'a TestServer) -> Counters<'a> {
         let before = scrape(client, server).await;
         Counters {
             client,
@@ -50,7 +48,7 @@ impl<'a> Counters<'a> {
     }
 }
 
-async fn post(client: &reqwest::Client, server: &Server, body: Value) -> reqwest::Response {
+async fn post(client: &reqwest::Client, server: &TestServer, body: Value) -> reqwest::Response {
     client
         .post(server.url("/graphql"))
         .json(&body)
@@ -60,17 +58,15 @@ async fn post(client: &reqwest::Client, server: &Server, body: Value) -> reqwest
 }
 
 /// A server over a store the test keeps a handle on.
-async fn serve(config: HttpConfig) -> (Server, kyrgyz_relations::store::Store) {
-    let app = TestApp::new();
-    let store = app.store.clone();
-    let schema = schema::build_schema(store.clone(), Limits::default());
-    let server = Server::start(schema, store.clone(), config, Box::new(app)).await;
+async fn serve(config: ExecutorConfig) -> (TestServer, kyrgyz_relations::store::Store) {
+    let server = TestServer::spawn_with(|app| app.executor = config).await;
+    let store = server.store.clone();
     (server, store)
 }
 
 #[tokio::test]
 async fn a_cached_answer_is_never_served_after_the_store_changed() {
-    let (server, store) = serve(HttpConfig::default()).await;
+    let (server, store) = serve(ExecutorConfig::default()).await;
     let client = reqwest::Client::new();
     let mut counters = Counters::start(&client, &server).await;
 
@@ -135,9 +131,9 @@ async fn a_cached_answer_is_never_served_after_the_store_changed() {
 #[tokio::test]
 async fn metrics_show_hits_misses_and_what_the_cache_holds() {
     let bound = 64 * 1024;
-    let (server, _store) = serve(HttpConfig {
+    let (server, _store) = serve(ExecutorConfig {
         response_cache_bytes: bound,
-        ..HttpConfig::default()
+        ..ExecutorConfig::default()
     })
     .await;
     let client = reqwest::Client::new();
@@ -182,9 +178,9 @@ async fn metrics_show_hits_misses_and_what_the_cache_holds() {
 
 #[tokio::test]
 async fn with_the_cache_off_no_request_is_ever_a_hit() {
-    let (server, _store) = serve(HttpConfig {
+    let (server, _store) = serve(ExecutorConfig {
         response_cache_bytes: 0,
-        ..HttpConfig::default()
+        ..ExecutorConfig::default()
     })
     .await;
     let client = reqwest::Client::new();
@@ -208,7 +204,7 @@ async fn with_the_cache_off_no_request_is_ever_a_hit() {
 
 #[tokio::test]
 async fn a_cached_answer_keeps_every_http_convention_of_its_request() {
-    let (server, _store) = serve(HttpConfig::default()).await;
+    let (server, _store) = serve(ExecutorConfig::default()).await;
     let client = reqwest::Client::new();
     let mut counters = Counters::start(&client, &server).await;
     let fresh = post(&client, &server, json!({ "query": KANT })).await;
@@ -257,7 +253,7 @@ async fn a_cached_answer_keeps_every_http_convention_of_its_request() {
 
     // A persisted query sent with its text is registered even when its answer is cached,
     // and its hash alone then finds the cached answer.
-    let hash = kyrgyz_relations::schema::persisted::sha256_hex(KANT);
+    let hash = kyrgyz_relations::executor::persisted::sha256_hex(KANT);
     let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
     let registered = post(
         &client,
@@ -282,7 +278,7 @@ async fn a_cached_answer_keeps_every_http_convention_of_its_request() {
 
 #[tokio::test]
 async fn a_padded_copy_of_a_cached_query_is_refused_as_it_would_be_without_the_cache() {
-    let (server, _store) = serve(HttpConfig::default()).await;
+    let (server, _store) = serve(ExecutorConfig::default()).await;
     let client = reqwest::Client::new();
     let mut counters = Counters::start(&client, &server).await;
     post(&client, &server, json!({ "query": KANT })).await;
@@ -308,7 +304,7 @@ async fn a_padded_copy_of_a_cached_query_is_refused_as_it_would_be_without_the_c
 async fn the_debug_log_of_a_request_says_whether_the_cache_answered_it() {
     // The real binary: an in-process subscriber misses events of callsites other test
     // threads registered first.
-    let server = Running::start_logging(&[], "info,kyrgyz_relations::schema::executor=debug");
+    let server = Running::start_logging(&[], "info,kyrgyz_relations::executor=debug");
     let client = reqwest::Client::new();
     for id in ["log-miss", "log-hit"] {
         let answer = client

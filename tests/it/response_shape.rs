@@ -655,8 +655,7 @@ impl<'a> Walk<'a> {
 #[tokio::test]
 async fn objects_that_select_nothing_are_empty_objects_not_null() {
     let app = TestApp::new();
-    let uncached =
-        kyrgyz_relations::schema::Executor::new(app.schema.clone(), app.store.clone(), 0);
+    let uncached = crate::support::executor(&app.store, 0);
     let cases = [
         (
             r#"{ search(text: "Kant") { nodes { ... on Facility { name } } } }"#,
@@ -701,8 +700,8 @@ async fn objects_that_select_nothing_are_empty_objects_not_null() {
         assert_eq!(
             (first, second),
             (
-                kyrgyz_relations::schema::executor::CacheOutcome::Miss,
-                kyrgyz_relations::schema::executor::CacheOutcome::Hit
+                kyrgyz_relations::executor::CacheOutcome::Miss,
+                kyrgyz_relations::executor::CacheOutcome::Hit
             ),
             "{query}"
         );
@@ -738,7 +737,7 @@ async fn an_object_whose_selected_fields_failed_is_still_null() {
 }
 
 /// The same, with `@skip` and `@include` given by variables: the second request of each
-/// pair is validated fast (`schema::validation`), and the cache keys them apart.
+/// pair is validated fast (`executor::validation`), and the cache keys them apart.
 #[tokio::test]
 async fn objects_whose_fields_variables_skip_are_empty_objects() {
     let app = TestApp::new();
@@ -763,12 +762,16 @@ async fn objects_whose_fields_variables_skip_are_empty_objects() {
         let variables = json!({ "skip": skip });
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables.clone()));
-        let executed = app.executor.run(request).await.expect("answers serialize");
+        let executed = app
+            .executor
+            .answer(request)
+            .await
+            .expect("answers serialize");
         let answer: Value = match executed.answer {
-            kyrgyz_relations::schema::executor::Answer::Body(body) => {
+            kyrgyz_relations::executor::Answer::Body(body) => {
                 serde_json::from_slice(&body).expect("JSON")
             }
-            kyrgyz_relations::schema::executor::Answer::Errors(response) => {
+            kyrgyz_relations::executor::Answer::Errors(response) => {
                 serde_json::to_value(response).expect("JSON")
             }
         };
@@ -1015,7 +1018,7 @@ async fn every_object_field_answers_an_object_for_an_object_that_selects_nothing
         });
     }
     let app = TestApp::seeded(Some(seed.path()));
-    let plain = kyrgyz_relations::schema::Executor::new(app.schema.clone(), app.store.clone(), 0);
+    let plain = crate::support::executor(&app.store, 0);
     let guard = Guard::new(&kyrgyz_relations::schema::sdl());
     let targets = guard.targets();
     assert!(

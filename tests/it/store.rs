@@ -3,7 +3,6 @@
 
 use kyrgyz_relations::app::{self, AppError, Options};
 use kyrgyz_relations::model::RecordKind;
-use kyrgyz_relations::schema::build_schema;
 use kyrgyz_relations::store::{Manifest, Store, StoreError, StoreState};
 
 use crate::support::{
@@ -173,8 +172,9 @@ async fn a_corrupted_record_is_an_internal_error_that_leaks_nothing() {
     }
     let opened = open(&Options::new(data.path()));
     let schema_store = opened.store.clone();
-    let schema = build_schema(opened.store, Default::default());
-    let response = schema
+    let executor = crate::support::executor(&opened.store, 0);
+    let response = executor
+        .schema()
         .execute(r#"{ country(code: "RU") { name } kg: country(code: "KG") { name } }"#)
         .await;
     let json = serde_json::to_value(&response).expect("json");
@@ -190,7 +190,13 @@ async fn a_corrupted_record_is_an_internal_error_that_leaks_nothing() {
     );
 
     // Over HTTP the error also carries the request id, to find the log line.
-    let server = crate::http::Server::spawn_store(schema_store, Box::new(data)).await;
+    let server = crate::support::TestServer::spawn_store(
+        schema_store,
+        Default::default(),
+        Default::default(),
+        Box::new(data),
+    )
+    .await;
     let body: serde_json::Value = reqwest::Client::new()
         .post(server.url("/graphql"))
         .header("x-request-id", "corrupt-7")

@@ -1,22 +1,27 @@
 //! Test helpers: an app on the embedded seed in a temporary data directory, built the way
-//! `main` builds it, queried in-process or over a real socket.
+//! `main` builds it (`app::Application`), queried in-process (`TestApp`) or over a real
+//! socket (`TestServer`).
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use kyrgyz_relations::app::{self, AppError, Opened, Options};
-use kyrgyz_relations::schema::executor::{Answer, CacheOutcome};
-use kyrgyz_relations::schema::{build_schema, response_cache, AppSchema, Executor};
+use kyrgyz_relations::app::{self, AppError, Application, Config, Opened, Options};
+use kyrgyz_relations::executor::{Answer, CacheOutcome, Executor, ExecutorConfig};
+use kyrgyz_relations::http::HttpConfig;
+use kyrgyz_relations::schema::AppSchema;
 use kyrgyz_relations::store::{Store, StoreError};
 use serde_json::Value;
 use tempfile::TempDir;
+use tokio::sync::oneshot;
 
 /// An app over its own temporary data directory.
 pub struct TestApp {
+    /// The schema with its hooks, validating strictly (`Executor::schema`).
     pub schema: AppSchema,
-    /// The schema behind a response cache of the default size, as HTTP runs it.
+    /// What runs requests, with a response cache of the default size, as HTTP runs it.
     pub executor: Executor,
     pub store: Store,
     /// Keeps the data directory until the app is dropped.
@@ -36,15 +41,15 @@ impl TestApp {
         let mut options = Options::new(data_dir.path());
         options.seed_dir = seed_dir.map(Path::to_owned);
         let opened = open(&options);
-        let schema = build_schema(opened.store.clone(), Default::default());
+        let app = Application::over(
+            opened.store,
+            ExecutorConfig::default(),
+            HttpConfig::default(),
+        );
         TestApp {
-            executor: Executor::new(
-                schema.clone(),
-                opened.store.clone(),
-                response_cache::DEFAULT_CACHE_BYTES,
-            ),
-            schema,
-            store: opened.store,
+            schema: app.executor().schema().clone(),
+            executor: app.executor().clone(),
+            store: app.store().clone(),
             _data_dir: data_dir,
         }
     }
@@ -70,7 +75,7 @@ impl TestApp {
 /// response cache did for it.
 pub async fn execute(executor: &Executor, query: &str) -> (Value, CacheOutcome) {
     let executed = executor
-        .run(async_graphql::Request::new(query))
+        .answer(async_graphql::Request::new(query))
         .await
         .expect("answers serialize");
     let response = match executed.answer {
@@ -84,12 +89,104 @@ pub async fn execute(executor: &Executor, query: &str) -> (Value, CacheOutcome) 
 /// (as text: the order of keys shows).
 pub async fn execute_text(executor: &Executor, query: &str) -> String {
     let executed = executor
-        .run(async_graphql::Request::new(query))
+        .answer(async_graphql::Request::new(query))
         .await
         .expect("answers serialize");
     match executed.answer {
         Answer::Body(body) => String::from_utf8(body.to_vec()).expect("answers are UTF-8"),
         Answer::Errors(response) => serde_json::to_string(&response).expect("responses serialize"),
+    }
+}
+
+/// An executor over `store` with the default configuration but for a response cache of
+/// `cache_bytes` (0: none).
+pub fn executor(store: &Store, cache_bytes: usize) -> Executor {
+    Executor::new(
+        store.clone(),
+        ExecutorConfig {
+            response_cache_bytes: cache_bytes,
+            ..ExecutorConfig::default()
+        },
+    )
+}
+
+/// The application served on a real socket, in-process: `Application::run` on port 0 of
+/// 127.0.0.1, over a temporary data directory (or a store the test opened).
+pub struct TestServer {
+    pub address: SocketAddr,
+    /// The store the server reads.
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// What must outlive the server: its data directory.
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+impl TestServer {
+    /// The application with the default configuration, over the embedded seed.
+    pub async fn spawn() -> TestServer {
+        TestServer::spawn_with(|_| {}).await
+    }
+
+    /// The application with the configuration `configure` makes of the default one, over
+    /// a fresh data directory.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = Config::new(data_dir.path());
+        configure(&mut config);
+        let application = retry_locked(|| match Application::build(config.clone()) {
+            Err(AppError::Store(StoreError::Locked { path })) => {
+                Err(format!("{} is locked", path.display()))
+            }
+            Err(error) => panic!("cannot build the application: {error}"),
+            Ok(application) => Ok(application),
+        });
+        TestServer::start(application, Box::new(data_dir)).await
+    }
+
+    /// The application over `store`, already open, with `executor` and `http` settings;
+    /// `keep` lives as long as the server.
+    pub async fn spawn_store(
+        store: Store,
+        executor: ExecutorConfig,
+        http: HttpConfig,
+        keep: Box<dyn std::any::Any + Send>,
+    ) -> TestServer {
+        TestServer::start(Application::over(store, executor, http), keep).await
+    }
+
+    async fn start(application: Application, keep: Box<dyn std::any::Any + Send>) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let address = listener.local_addr().expect("address");
+        let store = application.store().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(application.run(listener, async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            address,
+            store,
+            stop: Some(stop),
+            task,
+            _keep: keep,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Stops the server, waiting for requests in flight and the store's flush.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .expect("joins")
+            .expect("serves and flushes cleanly");
     }
 }
 

@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use async_graphql::Variables;
-use kyrgyz_relations::schema::executor::Answer;
+use kyrgyz_relations::executor::Answer;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -221,7 +221,11 @@ async fn serve(app: &TestApp, case: &Case) -> Served {
     if let Some(operation) = &case.operation {
         request = request.operation_name(operation.clone());
     }
-    let executed = app.executor.run(request).await.expect("answers serialize");
+    let executed = app
+        .executor
+        .answer(request)
+        .await
+        .expect("answers serialize");
     let response: Value = match executed.answer {
         Answer::Body(body) => serde_json::from_slice(&body).expect("answers are JSON"),
         Answer::Errors(response) => serde_json::to_value(&response).expect("responses serialize"),

@@ -14,11 +14,12 @@ use async_graphql::{
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use kyrgyz_relations::executor::limits::QueryGuard;
+use kyrgyz_relations::executor::Limits;
 use kyrgyz_relations::model::{self, RecordKind};
-use kyrgyz_relations::schema::limits::QueryGuard;
 // The schema's own scalar, input and enum types: the baseline differs in its resolvers.
 use kyrgyz_relations::schema::{
-    global_id, parse_global_id, DateFilter, FacilityKind, IncidentKind, IncidentOrder, Limits,
+    global_id, parse_global_id, DateFilter, FacilityKind, IncidentKind, IncidentOrder,
     OrderDirection, PartialDate, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 use kyrgyz_relations::store::keys::{posting_suffix, SortKey};

@@ -78,12 +78,12 @@ const REPORTED: [&str; 12] = [
     "SubselectionOnScalarType",
 ];
 
-/// The published schema, compiled once for apollo-compiler from `super::sdl()`. Every
-/// schema `build_schema` makes has this shape, so one compiled copy serves them all.
+/// The published schema, compiled once for apollo-compiler from `crate::schema::sdl()`. Every
+/// schema `Executor::new` builds has this shape, so one compiled copy serves them all.
 fn schema() -> &'static Valid<Schema> {
     static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        Schema::parse_and_validate(super::sdl(), "schema.graphql")
+        Schema::parse_and_validate(crate::schema::sdl(), "schema.graphql")
             .unwrap_or_else(|invalid| panic!("the schema's own SDL is invalid: {}", invalid.errors))
     })
 }

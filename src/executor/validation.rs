@@ -30,7 +30,7 @@ use async_graphql::{OutputType, ServerResult, Value, Variables};
 
 use super::limits::CheckedText;
 use super::spec_validation::{self, Verdict};
-use super::QueryRoot;
+use crate::schema::QueryRoot;
 
 /// A parsed document as the document cache holds it, with what `spec_validation` found
 /// of it, once known. Clones share it.

@@ -16,7 +16,7 @@ use async_graphql::{ErrorExtensionValues, Name, ServerError, ServerResult, Value
 /// A value as written in a document: unlike `Value`, it may be a `$variable`.
 use async_graphql_value::Value as DocumentValue;
 
-use super::relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::schema::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// The bounds a query must stay within. The defaults admit GraphiQL's introspection query
 /// and the four-level Country → Agreements → Facilities → Incidents query with `first: 20`
@@ -61,7 +61,10 @@ impl Default for Limits {
     }
 }
 
-/// The fields whose values are lists of records paged by `first`/`last`.
+/// The fields whose values are lists of records paged by `first`/`last`: every field of
+/// the schema whose type is a connection, and nothing else (the test
+/// `list_fields_are_the_schemas_connections` checks it against the SDL, so a new
+/// connection cannot escape `max_nodes`).
 pub const LIST_FIELDS: [&str; 10] = [
     "agreements",
     "countries",
@@ -466,6 +469,32 @@ mod tests {
         let text = check_text(query, &limits)?;
         let document = parse(text).map_err(|error| error.message)?;
         check_document(&document, &Variables::default(), &limits)
+    }
+
+    #[test]
+    fn list_fields_are_the_schemas_connections() {
+        use apollo_compiler::schema::ExtendedType;
+        let schema = apollo_compiler::Schema::parse(crate::schema::sdl(), "schema.graphql")
+            .expect("the SDL parses");
+        let mut connections = std::collections::BTreeSet::new();
+        for ty in schema.types.values() {
+            let fields = match ty {
+                ExtendedType::Object(object) => &object.fields,
+                ExtendedType::Interface(interface) => &interface.fields,
+                _ => continue,
+            };
+            for (name, field) in fields {
+                if field.ty.inner_named_type().as_str().ends_with("Connection") {
+                    connections.insert(name.as_str().to_owned());
+                }
+            }
+        }
+        let listed: std::collections::BTreeSet<String> =
+            LIST_FIELDS.iter().map(|name| (*name).to_owned()).collect();
+        assert_eq!(
+            listed, connections,
+            "`LIST_FIELDS` must name exactly the fields whose type is a connection"
+        );
     }
 
     #[test]

@@ -1,23 +1,48 @@
-//! Running GraphQL requests: from the response cache when it holds the answer, else
-//! through the schema, storing what may be reused. `http` and the tests both run requests
-//! through an `Executor`, so the tests exercise the cache on the path clients take.
+//! How a GraphQL request is run: the guard (`limits`), the cache of parsed documents and
+//! the one extension the schema gets (`hooks`), validation (`validation`,
+//! `spec_validation`), spec-conformant field errors (`field_errors`), automatic persisted
+//! queries (`persisted`) and the response cache (`response_cache`, keyed by `normalize`).
+//! `schema` says what clients can ask; this module builds that schema with its extension
+//! and twins (`Executor::new`) and runs requests on it. It imports `schema`, never the
+//! other way round.
+//!
+//! One entry point, `Executor::run` (in `request.rs`): a request as it arrived (a POST's
+//! raw body or a GET's parameters) in, an `Outcome` out, which `http` maps to a status,
+//! headers and metrics. Everything between is here: the raw body's lookup in the response
+//! cache, the persisted query rules and registration, GET's refusal of anything but a
+//! query, the guard, validation, execution and caching. `Executor::answer` runs a request
+//! already built, for in-process callers (tests, benches) that want its `Executed`.
 //!
 //! Knows nothing of HTTP: it hands back a successful answer as the bytes of its body, and
 //! any other response for the caller to shape.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+mod field_errors;
+mod hooks;
+pub mod limits;
+pub mod normalize;
+pub mod persisted;
+mod request;
+pub mod response_cache;
+mod spec_validation;
+mod validation;
+
+pub use limits::Limits;
+pub use persisted::PersistedQueries;
+pub use request::{GetParams, GraphqlRequest, Outcome, PersistedUse, Reply};
+
 use std::sync::Arc;
 
-use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response};
 use bytes::Bytes;
 
-use super::hooks::PlainTwin;
-use super::limits::{self, Limits};
-use super::response_cache::{CacheKey, CacheUsage, ResponseCache};
-use super::AppSchema;
+use async_graphql::ValidationMode;
+
+use crate::schema::{build_plain_schema, build_schema, AppSchema};
 use crate::store::Store;
+use hooks::{code_client_errors, only_queries, GuardedParser, OnlyQueries, SchemaHooks};
+use response_cache::{CacheKey, CacheUsage, ResponseCache};
+use validation::VariableTypes;
 
 /// Runs requests against one schema, with or without a response cache of its own.
 ///
@@ -34,10 +59,10 @@ use crate::store::Store;
 /// copy of a cached query is refused exactly as it would be without the cache.
 #[derive(Clone)]
 pub struct Executor {
+    /// The schema with its hooks (see `hooks`), validating strictly.
     schema: AppSchema,
-    /// The schema's twin without extensions, which answers queries (see `hooks`); `None`
-    /// when the schema was not built by `build_schema`.
-    plain: Option<PlainTwin>,
+    /// The schema's twins without extensions, which answer queries (see `hooks`).
+    plain: Twins,
     /// Whose generation says whether a stored answer is still current.
     store: Store,
     /// `None` when the cache is off: then no key is computed and nothing is looked up.
@@ -45,10 +70,51 @@ pub struct Executor {
     /// The guard's limits, whose checks before parsing a request passes before it is
     /// looked up; see the type's documentation.
     limits: Limits,
+    /// The automatic persisted queries; clones share them.
+    persisted: PersistedQueries,
+}
+
+/// What an `Executor` is built with.
+#[derive(Clone)]
+pub struct ExecutorConfig {
+    /// The query guard's limits.
+    pub limits: Limits,
+    /// The bound of the response cache, in bytes; 0 turns it off. Each executor gets a
+    /// cache of its own, bound to its limits.
+    pub response_cache_bytes: usize,
+    /// The automatic persisted query cache; clones share it (with executors of other
+    /// limits too: a persisted query passes the guard each time it runs).
+    pub persisted_queries: PersistedQueries,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> ExecutorConfig {
+        ExecutorConfig {
+            limits: Limits::default(),
+            response_cache_bytes: response_cache::DEFAULT_CACHE_BYTES,
+            persisted_queries: PersistedQueries::default(),
+        }
+    }
+}
+
+/// The schema without extensions, and the parse step its requests need before executing:
+/// see `hooks`' documentation.
+#[derive(Clone)]
+struct Twins {
+    /// Validates strictly, as the schema itself does.
+    schema: AppSchema,
+    /// The same, validating fast: for a request whose document is valid by every rule of
+    /// the specification and whose variables pass `variables` (see `validation`).
+    fast: AppSchema,
+    /// The schema with its hooks, validating fast: for running again, to shape its field
+    /// errors, a request the fast twin executed.
+    hooked_fast: AppSchema,
+    variables: Arc<VariableTypes>,
+    parser: GuardedParser,
 }
 
 /// What the cache holds for a request, from `Executor::lookup`.
-pub enum Lookup {
+enum Lookup {
     /// The executor has no cache.
     Off,
     /// The request is not looked up: it has no key (see `response_cache::Uncacheable`) or
@@ -132,29 +198,66 @@ impl CacheOutcome {
 }
 
 impl Executor {
-    /// Runs requests against `schema` (from `build_schema`) over `store`, with a response
-    /// cache of at most `cache_bytes`; 0 turns the cache off.
-    pub fn new(schema: AppSchema, store: Store, cache_bytes: usize) -> Executor {
-        let limits = schema.data::<Limits>().copied();
-        if limits.is_none() && cache_bytes > 0 {
-            tracing::warn!("the schema was not built by `build_schema`: no response cache");
-        }
-        let cache = match limits {
-            Some(_) if cache_bytes > 0 => Some(Arc::new(ResponseCache::new(cache_bytes))),
-            _ => None,
+    /// Builds the schema over `store` (`schema::build_schema`) with the guard under
+    /// `config.limits`, and runs requests on it, with a response cache of at most
+    /// `config.response_cache_bytes` (0: none).
+    ///
+    /// The schema is built four times, all parsing through one cache of documents: with
+    /// the hooks, validating strictly (`schema`, which answers what the twins do not take)
+    /// and fast (`hooked_fast`); and without extensions (the twins that answer queries,
+    /// see `hooks`), validating strictly and fast (see `validation`).
+    pub fn new(store: Store, config: ExecutorConfig) -> Executor {
+        let ExecutorConfig {
+            limits,
+            response_cache_bytes,
+            persisted_queries,
+        } = config;
+        let parser = GuardedParser::new(limits);
+        let twin = |validation| {
+            build_plain_schema(store.clone())
+                .validation_mode(validation)
+                // async-graphql checks the nesting of a document handed to it parsed, as it
+                // does after its own parse step; the hooks replace that step and the guard
+                // bounds the nesting instead (`Limits::max_depth`), so the twin must not
+                // check it again.
+                .limit_recursive_depth(usize::MAX)
+                .finish()
         };
+        let hooked = |validation| {
+            build_schema(store.clone())
+                .validation_mode(validation)
+                .extension(SchemaHooks::new(parser.clone()))
+                .finish()
+        };
+        let plain = Twins {
+            schema: twin(ValidationMode::Strict),
+            fast: twin(ValidationMode::Fast),
+            hooked_fast: hooked(ValidationMode::Fast),
+            variables: Arc::new(VariableTypes::new()),
+            parser: parser.clone(),
+        };
+        let cache =
+            (response_cache_bytes > 0).then(|| Arc::new(ResponseCache::new(response_cache_bytes)));
         Executor {
-            plain: schema.data::<PlainTwin>().cloned(),
-            schema,
+            schema: hooked(ValidationMode::Strict),
+            plain,
             store,
             cache,
-            limits: limits.unwrap_or_default(),
+            limits,
+            persisted: persisted_queries,
         }
+    }
+
+    /// The schema with its hooks (the guard, field errors as the specification says),
+    /// validating strictly: what every request would run on without the executor's fast
+    /// paths, for tests that compare the two.
+    pub fn schema(&self) -> &AppSchema {
+        &self.schema
     }
 
     /// Looks `request` up in the cache: its normal form, operation name and variables,
     /// for an answer computed under the store's current generation.
-    pub fn lookup(&self, request: &Request) -> Lookup {
+    fn lookup(&self, request: &Request) -> Lookup {
         self.lookup_filing(request, None)
     }
 
@@ -162,7 +265,7 @@ impl Executor {
     /// filed under the request's key, so that the same body comes to `lookup_body` next
     /// time. A request with extensions is not filed: a persisted query's answer depends
     /// on what is registered, and its request must be seen whole to register it.
-    pub fn lookup_with_body(&self, request: &Request, body: &[u8]) -> Lookup {
+    fn lookup_with_body(&self, request: &Request, body: &[u8]) -> Lookup {
         self.lookup_filing(request, request.extensions.is_empty().then_some(body))
     }
 
@@ -170,7 +273,7 @@ impl Executor {
     /// `lookup_with_body` filed it: found without parsing the body, building a request or
     /// normalizing its query. A filed body passed every check a hit skips (see the type's
     /// documentation): its request was a hit, and the same bytes make the same request.
-    pub fn lookup_body(&self, body: &[u8]) -> Option<Executed> {
+    fn lookup_body(&self, body: &[u8]) -> Option<Executed> {
         let cache = self.cache.as_ref()?;
         let answer = cache.get_by_body(body, self.store.generation())?;
         Some(self.executed(
@@ -214,11 +317,7 @@ impl Executor {
     /// states, and one computed before a change is stale). An answer computed wholly
     /// between a write's two bumps is stored under the write's first, so it is served
     /// only until the write ends: what any uncached request would read meanwhile.
-    pub async fn execute(
-        &self,
-        request: Request,
-        lookup: Lookup,
-    ) -> Result<Executed, ExecuteError> {
+    async fn execute(&self, request: Request, lookup: Lookup) -> Result<Executed, ExecuteError> {
         match self.prepare(lookup) {
             Err(body) => Ok(self.executed(
                 Answer::Body(body),
@@ -256,13 +355,10 @@ impl Executor {
     async fn respond(&self, mut request: Request, wants_types: bool) -> Responded {
         // The twin takes requests that carry nothing a second run could not be given:
         // no uploads, no data of their own.
-        let Some(plain) = self
-            .plain
-            .as_ref()
-            .filter(|_| request.uploads.is_empty() && request.data.is_empty())
-        else {
+        if !(request.uploads.is_empty() && request.data.is_empty()) {
             return self.respond_with_hooks(request, wants_types, None).await;
-        };
+        }
+        let plain = &self.plain;
         let held = match plain.parser.parse_held(&request.query, &request.variables) {
             Ok(held) => held,
             // Refused or malformed: the hooks word the error, in the schema's own way.
@@ -319,7 +415,7 @@ impl Executor {
             recorded
         });
         let response = hooked.unwrap_or(&self.schema).execute(request).await;
-        let only_queries = recorded.is_some_and(|recorded| recorded.0.load(Ordering::Acquire));
+        let only_queries = recorded.is_some_and(|recorded| recorded.get());
         Responded {
             response,
             only_queries,
@@ -339,7 +435,7 @@ impl Executor {
             validation,
         } = responded;
         // The plain twin has no hooks to answer `{}` for a root that selects nothing.
-        super::field_errors::settle_empty_root(&mut response);
+        field_errors::settle_empty_root(&mut response);
         if !response.errors.is_empty() {
             code_client_errors(&mut response);
             return Ok(self.executed(Answer::Errors(response), pending.cache, false, validation));
@@ -365,26 +461,19 @@ impl Executor {
     /// guard, parses and names one operation unambiguously; `None` otherwise, and
     /// executing the request then says why. Parsed through the guard (and the cache of
     /// parsed documents), like every document.
-    pub fn operation_type(&self, request: &Request) -> Option<OperationType> {
-        let select = |document: &ExecutableDocument| {
-            selected_operation_type(document, request.operation_name.as_deref())
-        };
-        match &self.plain {
-            Some(plain) => {
-                let held = plain
-                    .parser
-                    .parse_held(&request.query, &request.variables)
-                    .ok()?;
-                select(held.document())
-            }
-            None => select(
-                &limits::parse_guarded(&request.query, &request.variables, &self.limits).ok()?,
-            ),
-        }
+    fn operation_type(&self, request: &Request) -> Option<OperationType> {
+        let held = self
+            .plain
+            .parser
+            .parse_held(&request.query, &request.variables)
+            .ok()?;
+        selected_operation_type(held.document(), request.operation_name.as_deref())
     }
 
-    /// `lookup`, then `execute`.
-    pub async fn run(&self, request: Request) -> Result<Executed, ExecuteError> {
+    /// Runs a request already built, in-process (tests, benches): `lookup`, then
+    /// `execute`. Clients' requests come through `run`, which also applies the persisted
+    /// query rules and GET's.
+    pub async fn answer(&self, request: Request) -> Result<Executed, ExecuteError> {
         let lookup = self.lookup(&request);
         self.execute(request, lookup).await
     }
@@ -433,18 +522,6 @@ struct Pending {
     generation: u64,
 }
 
-/// Set by `record_operation_types` when every operation of a request's document is a query.
-#[derive(Default)]
-struct OnlyQueries(AtomicBool);
-
-/// Tells the executor (when it asked, through the request's data) whether `document`
-/// holds only queries.
-pub(super) fn record_operation_types(ctx: &ExtensionContext<'_>, document: &ExecutableDocument) {
-    if let Some(recorded) = ctx.data_opt::<Arc<OnlyQueries>>() {
-        recorded.0.store(only_queries(document), Ordering::Release);
-    }
-}
-
 /// The type of the operation named `name` in `document`, or of its only operation when no
 /// name is given.
 fn selected_operation_type(
@@ -463,34 +540,8 @@ fn selected_operation_type(
     }
 }
 
-/// Gives `BAD_USER_INPUT` to every error of `response` without a code. Our resolvers and
-/// the guard code each error they raise (`INTERNAL` for the server's failures); the ones
-/// left without are async-graphql's own, and all of those are about the request: a
-/// syntax error, a validation rule, a value that does not coerce to its type (a literal
-/// argument, a variable, a scalar such as `PartialDate`). Clients tell them apart from
-/// failures of the server by the code. The schema's hooks do the same, so the executor's
-/// answers are the schema's own.
-pub(super) fn code_client_errors(response: &mut Response) {
-    for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
-        }
-    }
-}
-
-/// Whether every operation of `document` is a query.
-fn only_queries(document: &ExecutableDocument) -> bool {
-    document
-        .operations
-        .iter()
-        .all(|(_, operation)| operation.node.ty == OperationType::Query)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::build_schema;
-    use super::super::hooks::{GuardedParser, SchemaHooks};
     use super::*;
     use async_graphql::{EmptySubscription, Object, Schema};
 
@@ -524,7 +575,7 @@ mod tests {
             .data(only_queries.clone());
         let response = schema.execute(request).await;
         assert!(response.errors.is_empty(), "{:?}", response.errors);
-        only_queries.0.load(Ordering::Acquire)
+        only_queries.get()
     }
 
     /// An executor over an empty store in a temporary directory. The one unit test that
@@ -535,8 +586,13 @@ mod tests {
         store
             .import(&crate::model::Dataset::default(), "empty")
             .expect("an empty import");
-        let schema = build_schema(store.clone(), Limits::default());
-        let executor = Executor::new(schema, store.clone(), 1024 * 1024);
+        let executor = Executor::new(
+            store.clone(),
+            ExecutorConfig {
+                response_cache_bytes: 1024 * 1024,
+                ..ExecutorConfig::default()
+            },
+        );
         (executor, store, dir)
     }
 
@@ -612,7 +668,7 @@ mod tests {
             .import(&crate::model::Dataset::default(), "changed")
             .expect("an import");
         assert!(body_answer(&executor).is_none());
-        executor.run(request()).await.expect("an answer");
+        executor.answer(request()).await.expect("an answer");
         assert!(body_answer(&executor).is_some());
 
         // A request with extensions is never filed, even on a hit.

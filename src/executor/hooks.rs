@@ -1,7 +1,7 @@
 //! The one extension the schema installs (the query guard's parse step, answered from a
 //! cache of parsed documents when it can; the executor's record of operation types;
-//! spec-conformant field errors; a code on every error), and the schema's plain twin,
-//! which installs none.
+//! spec-conformant field errors; a code on every error). The executor also builds plain
+//! twins of the schema, which install none.
 //!
 //! Why one: async-graphql calls every installed extension around every resolved field
 //! (one boxed future each, plus two registry lookups for the field's type), whether or not
@@ -28,7 +28,7 @@
 //! also remembers the operations it passed strict validation for, so that the twin can
 //! validate a later request for one of them fast (see `validation`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
@@ -38,11 +38,11 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Response, ServerResult, Value, Variables};
 
-use super::executor::{code_client_errors, record_operation_types};
+use async_graphql::parser::types::OperationType;
+
 use super::field_errors::RequestState;
 use super::limits::{self, parse_guarded_with, CheckedText, Limits};
-use super::validation::{HeldDocument, VariableTypes};
-use super::AppSchema;
+use super::validation::HeldDocument;
 use crate::lru::Lru;
 
 /// The bound on the parsed-document cache, in bytes of estimated document size.
@@ -107,23 +107,6 @@ impl SchemaHooks {
     }
 }
 
-/// The schema without extensions, and the parse step its requests need before executing:
-/// see the module's documentation. `build_schema` puts it into the schema's data, where
-/// the executor finds it.
-#[derive(Clone)]
-pub(super) struct PlainTwin {
-    /// Validates strictly, as the schema itself does.
-    pub(super) schema: AppSchema,
-    /// The same, validating fast: for a request whose document is valid by every rule of
-    /// the specification and whose variables pass `variables` (see `validation`).
-    pub(super) fast: AppSchema,
-    /// The schema with its hooks, validating fast: for running again, to shape its field
-    /// errors, a request the fast twin executed.
-    pub(super) hooked_fast: AppSchema,
-    pub(super) variables: Arc<VariableTypes>,
-    pub(super) parser: GuardedParser,
-}
-
 impl ExtensionFactory for SchemaHooks {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(RequestHooks {
@@ -178,6 +161,50 @@ impl Extension for RequestHooks {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         self.field_errors.resolve_hook(ctx, info, next).await
+    }
+}
+
+/// Set by the hooks when every operation of a request's document is a query, if the
+/// executor asked by putting one in the request's data.
+#[derive(Default)]
+pub(super) struct OnlyQueries(AtomicBool);
+
+impl OnlyQueries {
+    /// Whether the hooks recorded a document of queries alone.
+    pub(super) fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Tells the executor (when it asked, through the request's data) whether `document`
+/// holds only queries.
+fn record_operation_types(ctx: &ExtensionContext<'_>, document: &ExecutableDocument) {
+    if let Some(recorded) = ctx.data_opt::<Arc<OnlyQueries>>() {
+        recorded.0.store(only_queries(document), Ordering::Release);
+    }
+}
+
+/// Whether every operation of `document` is a query.
+pub(super) fn only_queries(document: &ExecutableDocument) -> bool {
+    document
+        .operations
+        .iter()
+        .all(|(_, operation)| operation.node.ty == OperationType::Query)
+}
+
+/// Gives `BAD_USER_INPUT` to every error of `response` without a code. Our resolvers and
+/// the guard code each error they raise (`INTERNAL` for the server's failures); the ones
+/// left without are async-graphql's own, and all of those are about the request: a
+/// syntax error, a validation rule, a value that does not coerce to its type (a literal
+/// argument, a variable, a scalar such as `PartialDate`). Clients tell them apart from
+/// failures of the server by the code. The executor does the same for the twins' answers,
+/// so its answers are the hooked schema's own.
+pub(super) fn code_client_errors(response: &mut Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
     }
 }
 
