@@ -6,7 +6,7 @@ use std::process::Command;
 use crate::support::{edit_seed, record, seed_copy};
 
 fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kyrgyz-relations"))
+    Command::new(crate::support::BINARY)
 }
 
 #[test]

@@ -3,24 +3,17 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{edit_seed, seed_copy};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_kyrgyz-relations");
+use crate::support::{edit_seed, seed_copy, serve_command, BINARY};
 
 fn serve(data: &Path, seed: &Path) -> Child {
-    Command::new(BINARY)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
+    serve_command(data, "info")
         .arg("--seed-dir")
         .arg(seed)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts")
 }

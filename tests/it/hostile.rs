@@ -294,7 +294,7 @@ async fn assert_alive(client: &reqwest::Client, address: &str, what: &str) {
 /// guard had looked at it, and one 4 KiB request aborted the process.
 #[tokio::test]
 async fn deep_documents_are_refused_through_every_entry_point_of_the_binary() {
-    use crate::http_conventions::Running;
+    use crate::support::Running;
     let client = reqwest::Client::builder()
         // Well under the server's own 10 s request timeout: a refusal is prompt or fails.
         .timeout(Duration::from_secs(5))

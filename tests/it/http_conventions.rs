@@ -3,8 +3,8 @@
 //! HTTP caching of GET answers, and GraphiQL for browsers at `GET /graphql`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::Command;
 use std::time::Duration;
 
 use kyrgyz_relations::executor::{ExecutorConfig, Limits, PersistedQueries};
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::support::TestApp;
-use crate::support::TestServer;
+use crate::support::{Running, TestServer, BINARY};
 
 /// An answer of several KiB: worth compressing.
 const LARGE: &str = "{ incidents(first: 40) { nodes { title summary occurred } } }";
@@ -795,79 +795,6 @@ async fn browsers_get_graphiql_at_get_graphql_unless_it_is_off() {
     assert_eq!(page.status(), 400);
     assert!(header(page.headers(), "content-type").starts_with("application/json"));
     server.shutdown().await;
-}
-
-const BINARY: &str = env!("CARGO_BIN_EXE_kyrgyz-relations");
-
-/// The real binary on 127.0.0.1:0 with `args`, its address once it serves, and a thread
-/// that collects its log.
-pub struct Running {
-    child: Child,
-    pub address: String,
-    log: std::thread::JoinHandle<String>,
-    _data: tempfile::TempDir,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        Running::start_logging(args, "info")
-    }
-
-    /// The binary with `args`, logging what `rust_log` (`RUST_LOG`'s syntax) asks for.
-    pub fn start_logging(args: &[&str], rust_log: &str) -> Running {
-        let data = tempfile::tempdir().expect("a temporary directory");
-        let mut child = Command::new(BINARY)
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .args(args)
-            .env("RUST_LOG", rust_log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (ready, address) = std::sync::mpsc::channel::<String>();
-        let log = std::thread::spawn(move || {
-            let mut log = String::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("serving GraphQL on http://").nth(1) {
-                    let address = rest.split('/').next().unwrap_or_default().to_owned();
-                    let _ = ready.send(address);
-                }
-                log.push_str(&line);
-                log.push('\n');
-            }
-            log
-        });
-        let Ok(address) = address.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the server never served:\n{}",
-                log.join().unwrap_or_default()
-            );
-        };
-        Running {
-            child,
-            address,
-            log,
-            _data: data,
-        }
-    }
-
-    /// Stops the server with SIGTERM and returns its whole log.
-    pub fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let exit = self.child.wait().expect("the server exits");
-        let log = self.log.join().expect("the log reader finishes");
-        assert!(exit.success(), "the server exited with {exit}:\n{log}");
-        log
-    }
 }
 
 async fn query_with_id(address: &str, id: &str) {

@@ -9,7 +9,8 @@ use kyrgyz_relations::seed::SeedSource;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::http_conventions::{header, scrape, Running};
+use crate::http_conventions::{header, scrape};
+use crate::support::Running;
 use crate::support::{blocking, edit_seed, record, seed_copy, TestServer};
 
 const KANT: &str = r#"{ facility(slug: "kant-air-base") { name hostCountry { code } } }"#;

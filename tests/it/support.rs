@@ -2,10 +2,10 @@
 //! `main` builds it (`app::Application`), queried in-process (`TestApp`) or over a real
 //! socket (`TestServer`).
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kyrgyz_relations::app::{self, AppError, Application, Config, Opened, Options};
@@ -458,5 +458,88 @@ fn tool_version(tool: &str, install: &str) -> String {
             shown(&output)
         ),
         Err(error) => panic!("cannot run `{tool}`: {error}.\n{install}"),
+    }
+}
+
+/// The real binary, for the tests that must run it as a process.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_kyrgyz-relations");
+
+/// The command that serves the real binary on `127.0.0.1:0` over `data_dir`, its log on
+/// a pipe: the one way the tests start the binary as a server (`Running`, and the crash
+/// test, which kills it mid-import).
+pub fn serve_command(data_dir: &Path, rust_log: &str) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", rust_log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The real binary on 127.0.0.1:0 with `args`, its address once it serves, and a thread
+/// that collects its log.
+pub struct Running {
+    child: Child,
+    pub address: String,
+    log: std::thread::JoinHandle<String>,
+    _data: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn start(args: &[&str]) -> Running {
+        Running::start_logging(args, "info")
+    }
+
+    /// The binary with `args`, logging what `rust_log` (`RUST_LOG`'s syntax) asks for.
+    pub fn start_logging(args: &[&str], rust_log: &str) -> Running {
+        let data = tempfile::tempdir().expect("a temporary directory");
+        let mut child = serve_command(data.path(), rust_log)
+            .args(args)
+            .spawn()
+            .expect("the binary starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (ready, address) = std::sync::mpsc::channel::<String>();
+        let log = std::thread::spawn(move || {
+            let mut log = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("serving GraphQL on http://").nth(1) {
+                    let address = rest.split('/').next().unwrap_or_default().to_owned();
+                    let _ = ready.send(address);
+                }
+                log.push_str(&line);
+                log.push('\n');
+            }
+            log
+        });
+        let Ok(address) = address.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server never served:\n{}",
+                log.join().unwrap_or_default()
+            );
+        };
+        Running {
+            child,
+            address,
+            log,
+            _data: data,
+        }
+    }
+
+    /// Stops the server with SIGTERM and returns its whole log.
+    pub fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = self.child.wait().expect("the server exits");
+        let log = self.log.join().expect("the log reader finishes");
+        assert!(exit.success(), "the server exited with {exit}:\n{log}");
+        log
     }
 }
