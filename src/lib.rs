@@ -12,6 +12,8 @@
 //! - `http`: transport only: the axum router (`/graphql`, GraphiQL, probes, `/metrics`),
 //!   body limits, negotiation, status codes and headers; graceful shutdown.
 //! - `metrics`: Prometheus counters and histogram in atomics, rendered for `/metrics`.
+//! - `logging`: the batching, non-blocking writer that takes log lines off the request
+//!   path.
 //! - `arena`: compact byte-string sets and maps for reading and importing large seeds.
 //! - `lru`: the byte-bounded least-recently-used map behind every cache.
 //! - `generate`: synthetic seeds of any size, for benchmarks and scale tests.
@@ -24,6 +26,7 @@ pub mod executor;
 pub mod generate;
 pub mod graphiql;
 pub mod http;
+pub mod logging;
 mod lru;
 pub mod metrics;
 pub mod model;

@@ -11,7 +11,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use kyrgyz_relations::executor::{
     persisted, response_cache, ExecutorConfig, Limits, PersistedQueries,
 };
-use kyrgyz_relations::{app, http, schema, seed, store};
+use kyrgyz_relations::{app, http, logging, schema, seed, store};
 use tracing_subscriber::EnvFilter;
 
 /// See Cargo.toml: measured in BENCHMARKS.md.
@@ -258,7 +258,7 @@ struct CheckArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let log_writer = init_logging(cli.log_format);
     let result = match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(*args),
@@ -270,6 +270,8 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
     };
+    // The lines still batched are written first, so an error below is the last line.
+    drop(log_writer);
     result.unwrap_or_else(|error| {
         eprintln!("error: {}", describe(&error));
         ExitCode::FAILURE
@@ -278,14 +280,18 @@ fn main() -> ExitCode {
 
 /// Logs to stderr at the level `RUST_LOG` sets (default `info`). Lines written while a
 /// request is served carry its span's fields, the request id among them: after the span
-/// name in text, in `span` and `spans` in JSON.
-fn init_logging(format: LogFormat) {
+/// name in text, in `span` and `spans` in JSON. A thread of its own writes them in
+/// batches (`logging`): a request never waits for stderr, and a line there is no room
+/// for is dropped and counted in `/metrics`.
+fn init_logging(format: LogFormat) -> logging::Guard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = logging::non_blocking(std::io::stderr(), logging::BATCH_BYTES);
+    writer.install();
     // Colours only for a person at a terminal, never in a file or a log collector.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder
@@ -294,6 +300,7 @@ fn init_logging(format: LogFormat) {
             .with_span_list(true)
             .init(),
     }
+    guard
 }
 
 /// The error and its causes on one line. Our errors often repeat their cause in their

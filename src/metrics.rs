@@ -326,6 +326,12 @@ impl Metrics {
                 "Estimated bytes the read cache holds (bound: --read-cache-mib).",
                 read_cache.bytes,
             ),
+            (
+                "kyrgyz_relations_log_lines_dropped_total",
+                "counter",
+                "Log lines dropped because the log writer had fallen behind (a request never waits for it).",
+                crate::logging::dropped_lines(),
+            ),
         ] {
             writeln!(out, "# HELP {name} {help}")?;
             writeln!(out, "# TYPE {name} {kind}")?;

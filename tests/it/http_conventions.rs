@@ -813,6 +813,19 @@ async fn query_with_id(address: &str, id: &str) {
 async fn json_logs_carry_the_request_id_in_every_line_of_a_request() {
     let server = Running::start(&["--log-format", "json"]);
     query_with_id(&server.address, "json-log-probe-7").await;
+    // Lines are written off the request path; none was dropped, and /metrics says so.
+    let metrics = reqwest::get(format!("http://{}/metrics", server.address))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "kyrgyz_relations_log_lines_dropped_total 0"),
+        "{metrics}"
+    );
     let log = server.stop();
     let lines: Vec<Value> = log
         .lines()
