@@ -4,9 +4,7 @@
 //! past the page, so a page costs a range scan of the page, not of the list.
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::ops::Bound;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use async_graphql::parser::types::Field;
@@ -136,11 +134,9 @@ impl<N: ContainerType + Clone> OutputType for Connection<N> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        // Boxed as a trait object: a connection's records hold connections, and a future's
-        // type may not hold itself (async-graphql's own path boxes each field).
-        let resolving: Pin<Box<dyn Future<Output = ServerResult<Value>> + Send + '_>> =
-            Box::pin(serial::resolve(&self.0, serial::allowed(ctx), ctx, field));
-        resolving.await
+        // Boxed: a connection's records hold connections (async-graphql's own path boxes
+        // each field).
+        serial::resolve_boxed(&self.0, serial::allowed(ctx), ctx, field).await
     }
 }
 

@@ -157,10 +157,20 @@ impl<N: ContainerType> OutputType for SerialBoxed<N> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let resolving: Pin<Box<dyn Future<Output = ServerResult<Value>> + Send + '_>> =
-            Box::pin(resolve(&self.0.node, self.0.serial, ctx, field));
-        resolving.await
+        resolve_boxed(&self.0.node, self.0.serial, ctx, field).await
     }
+}
+
+/// `resolve`, its future boxed as a trait object: for an object whose fields lead back
+/// to its own type (a connection's records hold connections; `SerialBoxed`), since a
+/// future's type may not hold itself.
+pub fn resolve_boxed<'a, N: ContainerType>(
+    node: &'a N,
+    serial: bool,
+    ctx: &'a ContextSelectionSet<'a>,
+    field: &'a Positioned<Field>,
+) -> Pin<Box<dyn Future<Output = ServerResult<Value>> + Send + 'a>> {
+    Box::pin(resolve(node, serial, ctx, field))
 }
 
 /// A list of objects, each resolved by `resolve`: to clients `[N!]!`, as a `Vec<N>` or
@@ -169,39 +179,40 @@ impl<N: ContainerType> OutputType for SerialBoxed<N> {
 /// whether the schema allows `Serial` once for the whole list.
 pub struct Serials<L>(pub L);
 
-impl<N: ContainerType> OutputType for Serials<Vec<N>> {
-    fn type_name() -> Cow<'static, str> {
-        <Vec<N> as OutputType>::type_name()
-    }
+/// What `Serials` may hold: a list of objects, owned or borrowed.
+pub trait Items: Send + Sync {
+    type Item: ContainerType;
 
-    fn qualified_type_name() -> String {
-        <Vec<N> as OutputType>::qualified_type_name()
-    }
+    fn items(&self) -> &[Self::Item];
+}
 
-    fn create_type_info(registry: &mut Registry) -> String {
-        <Vec<N> as OutputType>::create_type_info(registry)
-    }
+impl<N: ContainerType> Items for Vec<N> {
+    type Item = N;
 
-    async fn resolve(
-        &self,
-        ctx: &ContextSelectionSet<'_>,
-        field: &Positioned<Field>,
-    ) -> ServerResult<Value> {
-        resolve_items(&self.0, ctx, field).await
+    fn items(&self) -> &[N] {
+        self
     }
 }
 
-impl<N: ContainerType> OutputType for Serials<&[N]> {
+impl<N: ContainerType> Items for &[N] {
+    type Item = N;
+
+    fn items(&self) -> &[N] {
+        self
+    }
+}
+
+impl<L: Items> OutputType for Serials<L> {
     fn type_name() -> Cow<'static, str> {
-        <Vec<N> as OutputType>::type_name()
+        <Vec<L::Item> as OutputType>::type_name()
     }
 
     fn qualified_type_name() -> String {
-        <Vec<N> as OutputType>::qualified_type_name()
+        <Vec<L::Item> as OutputType>::qualified_type_name()
     }
 
     fn create_type_info(registry: &mut Registry) -> String {
-        <Vec<N> as OutputType>::create_type_info(registry)
+        <Vec<L::Item> as OutputType>::create_type_info(registry)
     }
 
     async fn resolve(
@@ -209,7 +220,7 @@ impl<N: ContainerType> OutputType for Serials<&[N]> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        resolve_items(self.0, ctx, field).await
+        resolve_items(self.0.items(), ctx, field).await
     }
 }
 
