@@ -9,7 +9,6 @@
 
 use std::any::Any;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Entry;
@@ -55,14 +54,20 @@ pub struct ReadCacheUsage {
 
 /// Hashed with a seeded FxHash (`SeededFx`): SipHash, twice a lookup (the shard, then
 /// the key within it), was a tenth of the CPU time of a nested page.
-type Shard = Lru<[u8], Slot, SeededFx>;
+type Entries = Lru<[u8], Slot, SeededFx>;
+
+/// One lock's share of the cache, with its counts: counted under the lock already held,
+/// a lookup updates no shared counter.
+struct Shard {
+    entries: Entries,
+    hits: u64,
+    misses: u64,
+}
 
 pub(super) struct ReadCache {
     shards: Box<[Mutex<Shard>]>,
     hasher: SeededFx,
     max_bytes: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
 }
 
 impl ReadCache {
@@ -72,12 +77,16 @@ impl ReadCache {
         let hasher = SeededFx::default();
         ReadCache {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(Lru::with_hasher(per_shard, hasher.clone())))
+                .map(|_| {
+                    Mutex::new(Shard {
+                        entries: Lru::with_hasher(per_shard, hasher.clone()),
+                        hits: 0,
+                        misses: 0,
+                    })
+                })
                 .collect(),
             hasher,
             max_bytes,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
         }
     }
 
@@ -102,17 +111,17 @@ impl ReadCache {
         if self.max_bytes == 0 {
             return None;
         }
-        let found = self
-            .shard(key)
-            .get(key)
+        let mut shard = self.shard(key);
+        let found = shard
+            .entries
+            .get_lazily(key)
             .filter(|slot| slot.generation == generation)
             .map(|slot| slot.value.clone());
-        let counter = if found.is_some() {
-            &self.hits
+        if found.is_some() {
+            shard.hits += 1;
         } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+            shard.misses += 1;
+        }
         found
     }
 
@@ -123,51 +132,91 @@ impl ReadCache {
         }
         let slot = Slot { generation, value };
         self.shard(key)
+            .entries
             .insert(Arc::from(key), slot, bytes + key.len() + ENTRY_OVERHEAD);
     }
 
     pub(super) fn usage(&self) -> ReadCacheUsage {
-        let (mut entries, mut bytes) = (0, 0);
+        let mut usage = ReadCacheUsage {
+            max_bytes: self.max_bytes,
+            ..ReadCacheUsage::default()
+        };
         for shard in self.shards.iter() {
             let shard = shard
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            entries += shard.len();
-            bytes += shard.bytes();
+            usage.entries += shard.entries.len();
+            usage.bytes += shard.entries.bytes();
+            usage.hits += shard.hits;
+            usage.misses += shard.misses;
         }
-        ReadCacheUsage {
-            entries,
-            bytes,
-            max_bytes: self.max_bytes,
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-        }
+        usage
     }
 }
 
 /// The cache key of a record: a tag, its kind's tree, and its id.
-pub(super) fn record_key(tree: &str, id: &str) -> Vec<u8> {
+pub(super) fn record_key(tree: &str, id: &str) -> Key {
     tagged_key(b'r', tree, id)
 }
 
 /// The cache key of a list: a tag, its tree, and its owner (empty for a whole kind).
-pub(super) fn list_key(tree: &str, owner: &str) -> Vec<u8> {
+pub(super) fn list_key(tree: &str, owner: &str) -> Key {
     tagged_key(b'l', tree, owner)
 }
 
 /// The cache key of what `Store::scan_dated` holds of a date-ordered list.
-pub(super) fn dated_key(tree: &str, owner: &str) -> Vec<u8> {
+pub(super) fn dated_key(tree: &str, owner: &str) -> Key {
     tagged_key(b'd', tree, owner)
 }
 
-fn tagged_key(tag: u8, tree: &str, name: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(2 + tree.len() + name.len());
-    key.push(tag);
-    key.extend_from_slice(tree.as_bytes());
-    // Tree names never hold a NUL byte, so the tree ends unambiguously here.
-    key.push(0);
-    key.extend_from_slice(name.as_bytes());
-    key
+fn tagged_key(tag: u8, tree: &str, name: &str) -> Key {
+    // Tree names never hold a NUL byte, so the tree ends unambiguously at the 0.
+    let parts: [&[u8]; 4] = [&[tag], tree.as_bytes(), &[0], name.as_bytes()];
+    let len: usize = parts.iter().map(|part| part.len()).sum();
+    if len > INLINE_KEY_BYTES {
+        return Key::Heap(parts.concat());
+    }
+    let mut bytes = [0; INLINE_KEY_BYTES];
+    let mut at = 0;
+    for part in parts {
+        bytes[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    Key::Inline {
+        len: len as u8,
+        bytes,
+    }
+}
+
+/// The longest key a lookup builds without allocating: a tag, a tree name and a slug.
+const INLINE_KEY_BYTES: usize = 110;
+
+/// A read-cache key, on the stack when it is short (every key but those of unusually
+/// long slugs), so that a lookup allocates nothing: a page of records looks up each.
+#[derive(Clone, Debug)]
+pub(super) enum Key {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KEY_BYTES],
+    },
+    Heap(Vec<u8>),
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Key::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        **self == **other
+    }
 }
 
 /// What a list's entries cost in the cache.
@@ -210,6 +259,12 @@ mod tests {
         assert_ne!(record_key("a", "b"), list_key("a", "b"));
         assert_ne!(list_key("a", "b"), dated_key("a", "b"));
         assert_ne!(record_key("ab", ""), record_key("a", "b"));
+        let long = "x".repeat(200);
+        assert_eq!(
+            &record_key("t", &long)[..],
+            [b"rt\0", long.as_bytes()].concat()
+        );
+        assert_eq!(&record_key("t", "ab")[..], b"rt\0ab");
     }
 
     #[test]

@@ -166,9 +166,22 @@ impl Link {
             .expect("every link has a reverse: ALL lists both directions of each relationship")
     }
 
-    pub fn tree(self) -> String {
-        let (owner, linked) = self.ends();
-        format!("link/{}/{}", owner.type_name(), linked.type_name())
+    pub fn tree(self) -> &'static str {
+        // Named once: a page of a linked list asks for its tree's name.
+        static TREES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            Link::ALL
+                .iter()
+                .map(|link| {
+                    let (owner, linked) = link.ends();
+                    format!("link/{}/{}", owner.type_name(), linked.type_name())
+                })
+                .collect()
+        });
+        let at = Link::ALL
+            .iter()
+            .position(|link| *link == self)
+            .expect("Link::ALL holds every link");
+        &TREES[at]
     }
 }
 
@@ -597,7 +610,7 @@ mod tests {
 
     #[test]
     fn every_link_has_a_distinct_tree_and_a_reverse() {
-        let trees: std::collections::HashSet<String> = Link::ALL.iter().map(|l| l.tree()).collect();
+        let trees: std::collections::HashSet<&str> = Link::ALL.iter().map(|l| l.tree()).collect();
         assert_eq!(trees.len(), Link::ALL.len());
         for link in Link::ALL {
             assert_eq!(link.reverse().reverse(), link);

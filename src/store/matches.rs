@@ -84,7 +84,7 @@ impl Store {
     fn postings(&self, token: &str) -> Result<ListShape, StoreError> {
         self.held_shape(
             cache::list_key(keys::SEARCH_TREE, token),
-            &keys::count_key(keys::SEARCH_TREE, Some(token)),
+            || keys::count_key(keys::SEARCH_TREE, Some(token)),
             || self.posting_entries(token, KeyRange::ALL, false),
         )
     }

@@ -377,7 +377,7 @@ impl Store {
         }
         let mut links = HashMap::new();
         for link in Link::ALL {
-            links.insert(link, open(&link.tree())?);
+            links.insert(link, open(link.tree())?);
         }
         let inner = Inner {
             meta: open(keys::META_TREE)?,
@@ -551,10 +551,11 @@ impl Store {
 
     /// `list`'s shape (see `held_shape`).
     fn list_shape(&self, list: &List) -> Result<ListShape, StoreError> {
-        let count_key = list_count_key(list);
-        self.held_shape(list_cache_key(list, cache::list_key), &count_key, || {
-            self.scan_stored(list, KeyRange::ALL, false)
-        })
+        self.held_shape(
+            list_cache_key(list, cache::list_key),
+            || list_count_key(list),
+            || self.scan_stored(list, KeyRange::ALL, false),
+        )
     }
 
     /// A list's shape, from the read cache under `cache_key`, else read and cached: its
@@ -562,8 +563,8 @@ impl Store {
     /// `count_key` (or, should that be missing, a walk of every entry).
     fn held_shape<I: Iterator<Item = Result<Entry, StoreError>>>(
         &self,
-        cache_key: Vec<u8>,
-        count_key: &[u8],
+        cache_key: cache::Key,
+        count_key: impl FnOnce() -> Vec<u8>,
         entries: impl Fn() -> I,
     ) -> Result<ListShape, StoreError> {
         let generation = self.generation();
@@ -577,7 +578,7 @@ impl Store {
             held.push(entry?);
         }
         if held.len() > MAX_CHUNK_ENTRIES {
-            let count = match self.stored_count(count_key)? {
+            let count = match self.stored_count(&count_key())? {
                 Some(count) => count,
                 // The import stores the count of every list longer than a chunk; count
                 // the entries rather than fail if it is missing.
@@ -606,7 +607,7 @@ impl Store {
         let (tree, tree_name, prefix) = match list {
             List::All(kind) => (
                 &self.inner.orders[kind],
-                keys::order_tree(*kind).to_owned(),
+                keys::order_tree(*kind),
                 Vec::new(),
             ),
             List::Linked(link, owner) => (
@@ -619,11 +620,11 @@ impl Store {
         let prefix_len = prefix.len();
         let (lower, upper) = bounds(&prefix, range);
         packed::range(tree, lower, upper, reverse).map(move |item| {
-            let (mut key, _) = item.map_err(|source| packed_error(&tree_name, source))?;
+            let (mut key, _) = item.map_err(|source| packed_error(tree_name, source))?;
             let id = keys::id_in_sort_key(kind, &key[prefix_len..])
                 .map(|id| String::from_utf8_lossy(id).into_owned())
                 .ok_or_else(|| StoreError::Chunk {
-                    tree: tree_name.clone(),
+                    tree: tree_name.to_owned(),
                     key: String::from_utf8_lossy(&key).into_owned(),
                     reason: "a key that does not end with a record id",
                 })?;
@@ -774,16 +775,16 @@ pub fn is_store_file(name: &std::ffi::OsStr) -> bool {
 fn list_count_key(list: &List) -> Vec<u8> {
     match list {
         List::All(kind) => keys::count_key(keys::order_tree(*kind), None),
-        List::Linked(link, owner) => keys::count_key(&link.tree(), Some(owner)),
+        List::Linked(link, owner) => keys::count_key(link.tree(), Some(owner)),
     }
 }
 
 /// The read-cache key `key` (one of `cache`'s key makers) gives `list`: its tree and its
 /// owner (none for a whole kind).
-fn list_cache_key(list: &List, key: fn(&str, &str) -> Vec<u8>) -> Vec<u8> {
+fn list_cache_key(list: &List, key: fn(&str, &str) -> cache::Key) -> cache::Key {
     match list {
         List::All(kind) => key(keys::order_tree(*kind), ""),
-        List::Linked(link, owner) => key(&link.tree(), owner),
+        List::Linked(link, owner) => key(link.tree(), owner),
     }
 }
 

@@ -226,7 +226,7 @@ impl Store {
             let (key, _) = match item {
                 Ok(item) => item,
                 Err(packed::PackedError::Sled(source)) => {
-                    return Err(super::sled_error(&tree_name, source))
+                    return Err(super::sled_error(tree_name, source))
                 }
                 Err(error) => {
                     problems.push(format!(

@@ -250,7 +250,7 @@ fn resolve_pending(
             let linked = numbers[target_index]
                 .find(&tables[target_index].ids, target)
                 .ok_or_else(|| StoreError::Dangling {
-                    tree: link.tree(),
+                    tree: link.tree().to_owned(),
                     id: utf8(target).into_owned(),
                     target: keys::record_tree(target_kind).to_owned(),
                 })?;

@@ -288,7 +288,7 @@ impl Importer {
         let mut key = Vec::new();
         let mut runs = Runs::default();
         let count_key =
-            |owner: u32| keys::count_key(&name, Some(&utf8(owner_orders.ids.get(owner))));
+            |owner: u32| keys::count_key(name, Some(&utf8(owner_orders.ids.get(owner))));
         let mut merged = pairs.merged();
         let mut batch = Vec::with_capacity(GATHER);
         let mut gathered = Arena::default();
@@ -324,13 +324,13 @@ impl Importer {
                 key.extend_from_slice(sort_key);
                 writer
                     .push(&key, &[])
-                    .map_err(|source| packed_error(&name, source))?;
+                    .map_err(|source| packed_error(name, source))?;
             }
         }
         runs.finish(totals, count_key);
         let (entries, bytes) = writer
             .finish()
-            .map_err(|source| packed_error(&name, source))?;
+            .map_err(|source| packed_error(name, source))?;
         totals.index(entries, bytes);
         Ok(())
     }
@@ -465,7 +465,7 @@ impl Job {
         match self {
             Job::Records(kind) => keys::record_tree(*kind).to_owned(),
             Job::Orders(kind) => keys::order_tree(*kind).to_owned(),
-            Job::Links(link, _) => link.tree(),
+            Job::Links(link, _) => link.tree().to_owned(),
             Job::Search(_) => keys::SEARCH_TREE.to_owned(),
         }
     }
