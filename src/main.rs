@@ -197,6 +197,10 @@ struct ServeArgs {
     /// forgotten first. 0 turns the cache off.
     #[arg(long, env = "KYRGYZ_RELATIONS_RESPONSE_CACHE_MIB", default_value_t = response_cache::DEFAULT_CACHE_BYTES / (1024 * 1024))]
     response_cache_mib: usize,
+    /// Answer every query with async-graphql, never with a compiled plan (the answers are
+    /// the same bytes; plans are faster): for comparing the two.
+    #[arg(long, env = "KYRGYZ_RELATIONS_NO_COMPILED_PLANS")]
+    no_compiled_plans: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -416,6 +420,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             limits: args.limits.into(),
             response_cache_bytes: args.response_cache_mib.saturating_mul(1024 * 1024),
             persisted_queries: PersistedQueries::new(args.apq_cache_kib.saturating_mul(1024)),
+            compiled_plans: !args.no_compiled_plans,
         },
         http: http::HttpConfig {
             limits: http::HttpLimits {

@@ -41,7 +41,8 @@ use async_graphql::ValidationMode;
 use crate::schema::{build_plain_schema, build_schema, AppSchema};
 use crate::store::Store;
 use hooks::{code_client_errors, only_queries, GuardedParser, OnlyQueries, SchemaHooks};
-use response_cache::{CacheKey, CacheUsage, ResponseCache};
+pub use response_cache::Derived;
+use response_cache::{CacheKey, CacheUsage, ResponseCache, Stored};
 use validation::VariableTypes;
 
 /// Runs requests against one schema, with or without a response cache of its own.
@@ -72,6 +73,8 @@ pub struct Executor {
     limits: Limits,
     /// The automatic persisted queries; clones share them.
     persisted: PersistedQueries,
+    /// Whether queries the compiled plans cover are answered by them (`schema::plan`).
+    compiled_plans: bool,
 }
 
 /// What an `Executor` is built with.
@@ -85,6 +88,9 @@ pub struct ExecutorConfig {
     /// The automatic persisted query cache; clones share it (with executors of other
     /// limits too: a persisted query passes the guard each time it runs).
     pub persisted_queries: PersistedQueries,
+    /// Answer the queries the compiled plans cover with them (`schema::plan`): the same
+    /// bytes as async-graphql's, in a fraction of the time. Off only to compare the two.
+    pub compiled_plans: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -93,6 +99,7 @@ impl Default for ExecutorConfig {
             limits: Limits::default(),
             response_cache_bytes: response_cache::DEFAULT_CACHE_BYTES,
             persisted_queries: PersistedQueries::default(),
+            compiled_plans: true,
         }
     }
 }
@@ -120,8 +127,8 @@ enum Lookup {
     /// The request is not looked up: it has no key (see `response_cache::Uncacheable`) or
     /// the guard refuses it before parsing.
     Bypass,
-    /// The stored body of the answer.
-    Hit(Bytes),
+    /// The stored answer.
+    Hit(Stored),
     /// Nothing current is stored under this key; `execute` may store the answer there.
     Miss(CacheKey),
 }
@@ -142,6 +149,11 @@ pub struct Executed {
     /// Whether the answer was just stored in the cache.
     pub stored: bool,
     pub validation: Validation,
+    /// Whether a compiled plan answered (`schema::plan`); async-graphql did otherwise.
+    pub compiled: bool,
+    /// For an answer the cache holds (served from it, or just stored): what the
+    /// transport derives from its bytes, kept with it (see `response_cache::Derived`).
+    pub derived: Option<Arc<Derived>>,
 }
 
 /// How a request was validated.
@@ -211,6 +223,7 @@ impl Executor {
             limits,
             response_cache_bytes,
             persisted_queries,
+            compiled_plans,
         } = config;
         let parser = GuardedParser::new(limits);
         let twin = |validation| {
@@ -245,6 +258,7 @@ impl Executor {
             cache,
             limits,
             persisted: persisted_queries,
+            compiled_plans,
         }
     }
 
@@ -275,13 +289,8 @@ impl Executor {
     /// documentation): its request was a hit, and the same bytes make the same request.
     fn lookup_body(&self, body: &[u8]) -> Option<Executed> {
         let cache = self.cache.as_ref()?;
-        let answer = cache.get_by_body(body, self.store.generation())?;
-        Some(self.executed(
-            Answer::Body(answer),
-            CacheOutcome::Hit,
-            false,
-            Validation::Skipped,
-        ))
+        let stored = cache.get_by_body(body, self.store.generation())?;
+        Some(self.hit(stored))
     }
 
     fn lookup_filing(&self, request: &Request, body: Option<&[u8]>) -> Lookup {
@@ -319,12 +328,7 @@ impl Executor {
     /// only until the write ends: what any uncached request would read meanwhile.
     async fn execute(&self, request: Request, lookup: Lookup) -> Result<Executed, ExecuteError> {
         match self.prepare(lookup) {
-            Err(body) => Ok(self.executed(
-                Answer::Body(body),
-                CacheOutcome::Hit,
-                false,
-                Validation::Skipped,
-            )),
+            Err(stored) => Ok(self.hit(stored)),
             Ok(pending) => {
                 let responded = self.respond(request, pending.key.is_some()).await;
                 self.finish(pending, responded)
@@ -334,10 +338,10 @@ impl Executor {
 
     /// The hit's body, or what `finish` needs to store the answer of a miss (reading
     /// the store's generation, so call it just before executing).
-    fn prepare(&self, lookup: Lookup) -> Result<Pending, Bytes> {
+    fn prepare(&self, lookup: Lookup) -> Result<Pending, Stored> {
         let cache = lookup.outcome();
         let key = match lookup {
-            Lookup::Hit(body) => return Err(body),
+            Lookup::Hit(stored) => return Err(stored),
             Lookup::Miss(key) => Some(key),
             Lookup::Off | Lookup::Bypass => None,
         };
@@ -376,6 +380,19 @@ impl Executor {
                 operation_name.as_deref(),
                 &request.variables,
             );
+        if fast && self.compiled_plans {
+            if let Some(plan) = held.plan(operation_name.as_deref()) {
+                if let Ok(body) = plan.run(&self.store, &request.variables) {
+                    return Responded {
+                        response: Computed::Compiled(Bytes::from(body)),
+                        only_queries: true,
+                        validation: Validation::Fast,
+                    };
+                }
+                // Something failed: async-graphql answers, and words the error.
+                tracing::debug!("the compiled plan gave up; async-graphql answers");
+            }
+        }
         let mut again = Request::new(request.query.clone()).variables(request.variables.clone());
         again.operation_name = operation_name.clone();
         again.extensions = request.extensions.clone();
@@ -390,7 +407,7 @@ impl Executor {
             return self.respond_with_hooks(again, wants_types, hooked).await;
         }
         Responded {
-            response,
+            response: Computed::Response(response),
             only_queries: true,
             validation: if fast {
                 Validation::Fast
@@ -417,7 +434,7 @@ impl Executor {
         let response = hooked.unwrap_or(&self.schema).execute(request).await;
         let only_queries = recorded.is_some_and(|recorded| recorded.get());
         Responded {
-            response,
+            response: Computed::Response(response),
             only_queries,
             validation: if hooked.is_some() {
                 Validation::Fast
@@ -430,31 +447,44 @@ impl Executor {
     /// The executed request's answer, stored when it may be.
     fn finish(&self, pending: Pending, responded: Responded) -> Result<Executed, ExecuteError> {
         let Responded {
-            mut response,
+            response,
             only_queries,
             validation,
         } = responded;
-        // The plain twin has no hooks to answer `{}` for a root that selects nothing.
-        field_errors::settle_empty_root(&mut response);
-        if !response.errors.is_empty() {
-            code_client_errors(&mut response);
-            return Ok(self.executed(Answer::Errors(response), pending.cache, false, validation));
-        }
-        let body = Bytes::from(serde_json::to_vec(&response)?);
-        let mut stored = false;
+        let (body, plain, compiled) = match response {
+            // A plan answers without errors, extensions or headers.
+            Computed::Compiled(body) => (body, true, true),
+            Computed::Response(mut response) => {
+                // The plain twin has no hooks to answer `{}` for a root that selects nothing.
+                field_errors::settle_empty_root(&mut response);
+                if !response.errors.is_empty() {
+                    code_client_errors(&mut response);
+                    let mut executed =
+                        self.executed(Answer::Errors(response), pending.cache, false, validation);
+                    executed.compiled = false;
+                    return Ok(executed);
+                }
+                let body = Bytes::from(serde_json::to_vec(&response)?);
+                // Answers carrying response extensions or HTTP headers are not plain data;
+                // none of ours do today, and a cached body would lose the headers.
+                let plain = response.extensions.is_empty() && response.http_headers.is_empty();
+                (body, plain, false)
+            }
+        };
+        let mut derived = None;
         if let (Some(key), Some(cache)) = (pending.key, &self.cache) {
-            // Answers carrying response extensions or HTTP headers are not plain data;
-            // none of ours do today, and a cached body would lose the headers.
-            if only_queries
-                && response.extensions.is_empty()
-                && response.http_headers.is_empty()
-                && self.store.generation() == pending.generation
-            {
-                cache.insert(key, body.clone(), pending.generation);
-                stored = true;
+            if only_queries && plain && self.store.generation() == pending.generation {
+                derived = Some(cache.insert(key, body.clone(), pending.generation).derived);
             }
         }
-        Ok(self.executed(Answer::Body(body), pending.cache, stored, validation))
+        if compiled {
+            tracing::debug!("answered by a compiled plan");
+        }
+        let stored = derived.is_some();
+        let mut executed = self.executed(Answer::Body(body), pending.cache, stored, validation);
+        executed.compiled = compiled;
+        executed.derived = derived;
+        Ok(executed)
     }
 
     /// The type of the operation `request` would run, when its document passes the
@@ -501,16 +531,38 @@ impl Executor {
             cache,
             stored,
             validation,
+            compiled: false,
+            derived: None,
         }
+    }
+
+    /// The answer to a request the cache held.
+    fn hit(&self, stored: Stored) -> Executed {
+        let mut executed = self.executed(
+            Answer::Body(stored.body),
+            CacheOutcome::Hit,
+            false,
+            Validation::Skipped,
+        );
+        executed.derived = Some(stored.derived);
+        executed
     }
 }
 
 /// A request's response, with what `finish` needs to know of how it was computed.
 struct Responded {
-    response: Response,
+    response: Computed,
     /// Whether every operation of the request's document is a query (see `respond`).
     only_queries: bool,
     validation: Validation,
+}
+
+/// What answered a request.
+enum Computed {
+    /// async-graphql, with or without errors.
+    Response(Response),
+    /// A compiled plan: the serialized answer, without errors.
+    Compiled(Bytes),
 }
 
 /// A request being executed after a miss (or without the cache).

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::persisted::{Persisted, PersistedQueryError};
-use super::{Answer, CacheOutcome, ExecuteError, Executed, Executor, Lookup};
+use std::sync::Arc;
+
+use super::{Answer, CacheOutcome, Derived, ExecuteError, Executed, Executor, Lookup};
 
 /// The request extension of automatic persisted queries.
 const PERSISTED_QUERY: &str = "persistedQuery";
@@ -42,6 +44,9 @@ pub struct Outcome {
     pub cache: CacheOutcome,
     /// What the automatic persisted query rules did for it, for metrics.
     pub persisted: PersistedUse,
+    /// For an answer the response cache holds: what the transport derives from its
+    /// bytes, worked out once for every request it serves (see `response_cache::Derived`).
+    pub derived: Option<Arc<Derived>>,
 }
 
 /// What to answer a request with.
@@ -185,6 +190,7 @@ impl Executor {
             reply,
             cache: executed.cache,
             persisted: used,
+            derived: executed.derived,
         }
     }
 }
@@ -195,6 +201,7 @@ fn refused(reply: Reply, persisted: PersistedUse) -> Outcome {
         reply,
         cache: CacheOutcome::Bypass,
         persisted,
+        derived: None,
     }
 }
 

@@ -7,8 +7,9 @@
 //!
 //! Knows nothing of HTTP, nor of which answers may be stored: `executor` decides that.
 
+use std::any::Any;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::{Name, Value};
 use bytes::Bytes;
@@ -39,9 +40,42 @@ pub struct ResponseCache {
 }
 
 struct Cached {
-    body: Bytes,
+    answer: Stored,
     /// The store's generation when the answer was computed; see `Store::generation`.
     generation: u64,
+}
+
+/// A stored answer: its bytes, and what the transport derives from them.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub body: Bytes,
+    pub derived: Arc<Derived>,
+}
+
+/// What a transport works out from a stored answer's bytes (its compressed variants, a
+/// tag of each), kept with the answer so that every request it serves reuses the work:
+/// worked out once per stored answer, on first need, not once per request. What it holds
+/// is the transport's; the cache knows nothing of it, and counts it in its bound as
+/// another copy of the body (compressed variants are smaller than the body).
+#[derive(Default)]
+pub struct Derived(OnceLock<Box<dyn Any + Send + Sync>>);
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(if self.0.get().is_some() {
+            "Derived(made)"
+        } else {
+            "Derived(empty)"
+        })
+    }
+}
+
+impl Derived {
+    /// What `init` works out, the first time it is asked for; `None` if a different type
+    /// was stored first.
+    pub fn get_or_init<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
+        self.0.get_or_init(|| Box::new(init())).downcast_ref()
+    }
 }
 
 /// What one cache holds, for `/metrics`.
@@ -125,21 +159,21 @@ impl ResponseCache {
 
     /// The answer stored under `key` if it was computed under `generation`, the store's
     /// current one. An answer from an older generation is removed and not returned.
-    pub fn get(&self, key: &CacheKey, generation: u64) -> Option<Bytes> {
+    pub fn get(&self, key: &CacheKey, generation: u64) -> Option<Stored> {
         self.get_current(key.as_bytes(), generation)
     }
 
     /// `get`, for the request whose whole HTTP body was `body`, when `alias` filed it.
-    pub fn get_by_body(&self, body: &[u8], generation: u64) -> Option<Bytes> {
+    pub fn get_by_body(&self, body: &[u8], generation: u64) -> Option<Stored> {
         let key = lock(&self.bodies).get(body)?.clone();
         self.get_current(&key, generation)
     }
 
-    fn get_current(&self, key: &[u8], generation: u64) -> Option<Bytes> {
+    fn get_current(&self, key: &[u8], generation: u64) -> Option<Stored> {
         let mut entries = lock(&self.entries);
         let current = entries
             .get(key)
-            .map(|cached| (cached.generation == generation).then(|| cached.body.clone()));
+            .map(|cached| (cached.generation == generation).then(|| cached.answer.clone()));
         match current {
             Some(Some(body)) => Some(body),
             Some(None) => {
@@ -150,11 +184,22 @@ impl ResponseCache {
         }
     }
 
-    /// Stores `body`, computed under the store's `generation`, under `key`.
-    pub fn insert(&self, key: CacheKey, body: Bytes, generation: u64) {
-        let cost = key.0.len() + body.len() + ENTRY_OVERHEAD_BYTES;
+    /// Stores `body`, computed under the store's `generation`, under `key`; hands back
+    /// the stored answer, whose `derived` the request that computed it may fill.
+    pub fn insert(&self, key: CacheKey, body: Bytes, generation: u64) -> Stored {
+        // The body, and room for what the transport derives from it (see `Derived`).
+        let cost = key.0.len() + 2 * body.len() + ENTRY_OVERHEAD_BYTES;
         let key: std::sync::Arc<[u8]> = key.0.into();
-        lock(&self.entries).insert(key, Cached { body, generation }, cost);
+        let answer = Stored {
+            body,
+            derived: Arc::default(),
+        };
+        let cached = Cached {
+            answer: answer.clone(),
+            generation,
+        };
+        lock(&self.entries).insert(key, cached, cost);
+        answer
     }
 
     /// Files `body`, the whole HTTP body of a request whose key is `key`, so that
@@ -332,25 +377,26 @@ mod tests {
         );
         let body = Bytes::from_static(br#"{"data":{"country":{"name":"Kyrgyzstan"}}}"#);
         cache.insert(kg.clone(), body.clone(), 7);
-        assert_eq!(cache.get(&kg, 7), Some(body));
+        assert_eq!(cache.get(&kg, 7).map(|stored| stored.body), Some(body));
         let tj = key(
             "{ country(code: \"TJ\") { name } }",
             None,
             serde_json::json!({}),
         );
-        assert_eq!(cache.get(&tj, 7), None);
+        assert_eq!(cache.get(&tj, 7).map(|stored| stored.body), None);
 
         // A newer generation: the entry is stale, and gone for good.
-        assert_eq!(cache.get(&kg, 8), None);
+        assert_eq!(cache.get(&kg, 8).map(|stored| stored.body), None);
         assert_eq!(cache.usage(), CacheUsage::default());
-        assert_eq!(cache.get(&kg, 7), None);
+        assert_eq!(cache.get(&kg, 7).map(|stored| stored.body), None);
     }
 
     #[test]
-    fn the_cache_is_bounded_by_keys_bodies_and_overhead() {
+    fn the_cache_is_bounded_by_keys_bodies_what_is_derived_and_overhead() {
         let body = Bytes::from(vec![b' '; 1000]);
         let first = key("{ a }", None, serde_json::json!({}));
-        let cost = first.as_bytes().len() + body.len() + ENTRY_OVERHEAD_BYTES;
+        // The body twice: once for itself, once for what the transport derives (`Derived`).
+        let cost = first.as_bytes().len() + 2 * body.len() + ENTRY_OVERHEAD_BYTES;
         let cache = ResponseCache::with_bounds(2 * cost, 0);
         cache.insert(first.clone(), body.clone(), 0);
         cache.insert(key("{ b }", None, serde_json::json!({})), body.clone(), 0);
@@ -363,7 +409,11 @@ mod tests {
         );
         cache.insert(key("{ c }", None, serde_json::json!({})), body.clone(), 0);
         assert_eq!(cache.usage().entries, 2);
-        assert_eq!(cache.get(&first, 0), None, "the oldest answer was evicted");
+        assert_eq!(
+            cache.get(&first, 0).map(|stored| stored.body),
+            None,
+            "the oldest answer was evicted"
+        );
     }
 
     #[test]
@@ -378,26 +428,46 @@ mod tests {
         let cache = ResponseCache::with_bounds(1 << 20, 2 * filed);
         cache.insert(a.clone(), answer.clone(), 3);
         cache.alias(&body("a"), &a);
-        assert_eq!(cache.get_by_body(&body("a"), 3), Some(answer.clone()));
-        // Only what was filed, and only while its answer is current.
-        assert_eq!(cache.get_by_body(&body("b"), 3), None);
         assert_eq!(
-            cache.get_by_body(a.as_bytes(), 3),
+            cache.get_by_body(&body("a"), 3).map(|stored| stored.body),
+            Some(answer.clone())
+        );
+        // Only what was filed, and only while its answer is current.
+        assert_eq!(
+            cache.get_by_body(&body("b"), 3).map(|stored| stored.body),
+            None
+        );
+        assert_eq!(
+            cache.get_by_body(a.as_bytes(), 3).map(|stored| stored.body),
             None,
             "a key is not a body"
         );
         cache.alias(&body("b"), &b);
-        assert_eq!(cache.get_by_body(&body("b"), 3), None, "b has no answer");
+        assert_eq!(
+            cache.get_by_body(&body("b"), 3).map(|stored| stored.body),
+            None,
+            "b has no answer"
+        );
         let usage = cache.usage();
         assert_eq!(usage.entries, 1, "bodies are not answers");
         assert_eq!(
             usage.bytes,
-            a.as_bytes().len() + answer.len() + ENTRY_OVERHEAD_BYTES + 2 * filed
+            a.as_bytes().len() + 2 * answer.len() + ENTRY_OVERHEAD_BYTES + 2 * filed
         );
         // A third body evicts the oldest filed, not an answer.
         cache.alias(&body("c"), &a);
-        assert_eq!(cache.get_by_body(&body("a"), 3), None);
-        assert_eq!(cache.get_by_body(&body("c"), 3), Some(answer));
-        assert_eq!(cache.get_by_body(&body("c"), 4), None, "a newer generation");
+        assert_eq!(
+            cache.get_by_body(&body("a"), 3).map(|stored| stored.body),
+            None
+        );
+        assert_eq!(
+            cache.get_by_body(&body("c"), 3).map(|stored| stored.body),
+            Some(answer)
+        );
+        assert_eq!(
+            cache.get_by_body(&body("c"), 4).map(|stored| stored.body),
+            None,
+            "a newer generation"
+        );
     }
 }

@@ -20,7 +20,7 @@
 //! validated strictly, so every refusal is worded by async-graphql itself.
 
 use std::borrow::Borrow;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::parser::types::{
     BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Type,
@@ -30,6 +30,7 @@ use async_graphql::{OutputType, ServerResult, Value, Variables};
 
 use super::limits::CheckedText;
 use super::spec_validation::{self, Verdict};
+use crate::schema::plan::Plan;
 use crate::schema::QueryRoot;
 
 /// A parsed document as the document cache holds it, with what `spec_validation` found
@@ -41,13 +42,20 @@ struct Held {
     document: ExecutableDocument,
     /// `spec_validation::check`'s verdict on the document, worked out once.
     rules: OnceLock<ServerResult<Verdict>>,
+    /// The compiled plans of the operations run so far, by operation name (`None` where
+    /// the plan does not cover the operation), compiled once each.
+    plans: Mutex<Plans>,
 }
+
+/// Compiled plans by operation name; `None` where the plan does not cover the operation.
+type Plans = Vec<(Option<String>, Option<Arc<Plan>>)>;
 
 impl HeldDocument {
     pub(super) fn new(document: ExecutableDocument) -> HeldDocument {
         HeldDocument(Arc::new(Held {
             document,
             rules: OnceLock::new(),
+            plans: Mutex::new(Vec::new()),
         }))
     }
 
@@ -70,6 +78,39 @@ impl HeldDocument {
     /// variables pass `VariableTypes::all_valid`.
     pub(super) fn is_valid(&self) -> bool {
         matches!(self.0.rules.get(), Some(Ok(Verdict::Valid)))
+    }
+}
+
+impl HeldDocument {
+    /// The compiled plan of the operation `operation_name` selects (`schema::plan`),
+    /// compiled the first time it is asked for; `None` when the plan does not cover it.
+    /// Only for a document `is_valid` says is valid.
+    pub(super) fn plan(&self, operation_name: Option<&str>) -> Option<Arc<Plan>> {
+        let mut plans = self
+            .0
+            .plans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, plan)) = plans
+            .iter()
+            .find(|(name, _)| name.as_deref() == operation_name)
+        {
+            return plan.clone();
+        }
+        let plan = Plan::compile(&self.0.document, operation_name).map(Arc::new);
+        // Names the document does not hold are not kept: a client sending many would
+        // grow the list without bound.
+        let named = operation_name.is_none_or(|name| {
+            self.0
+                .document
+                .operations
+                .iter()
+                .any(|(held, _)| held.is_some_and(|held| held.as_str() == name))
+        });
+        if named {
+            plans.push((operation_name.map(str::to_owned), plan.clone()));
+        }
+        plan
     }
 }
 

@@ -16,6 +16,7 @@ use crate::executor::persisted::PersistedQueryError;
 use crate::executor::{CacheOutcome, GetParams, GraphqlRequest, Outcome, PersistedUse, Reply};
 use crate::metrics::{PersistedQuery, ResponseCacheLookup};
 
+use super::variants::{Coding, Variants};
 use super::*;
 
 /// The response formats a client may accept.
@@ -140,6 +141,7 @@ pub(super) async fn post_response(state: &AppState, request: Request) -> Respons
         );
     }
     let id = request.extensions().get::<RequestId>().cloned();
+    let coding = Coding::negotiate(request.headers());
     let limit = state.config.limits.max_body_bytes;
     let declared = request
         .headers()
@@ -162,7 +164,7 @@ pub(super) async fn post_response(state: &AppState, request: Request) -> Respons
         return too_large();
     };
     let outcome = state.executor.run(GraphqlRequest::Post(body)).await;
-    respond(state, outcome, format, id.as_ref(), None)
+    respond(state, outcome, format, id.as_ref(), None, coding)
 }
 
 /// GraphQL over HTTP GET: queries only; mutations and subscriptions get 405. A successful
@@ -203,7 +205,15 @@ pub(super) async fn get_response(
         }
     };
     let outcome = state.executor.run(GraphqlRequest::Get(params)).await;
-    respond(state, outcome, format, id, Some(state.config.cache_max_age))
+    let coding = Coding::negotiate(headers);
+    respond(
+        state,
+        outcome,
+        format,
+        id,
+        Some(state.config.cache_max_age),
+        coding,
+    )
 }
 
 /// The headers every `/graphql` response carries: the answer depends on `Accept` and is
@@ -250,13 +260,15 @@ fn persisted_query_refusal(
 /// The response to a request, from what running it came to: an answer shaped for the
 /// negotiated format, or a refusal. Internal errors get the request id, so a report can be
 /// matched with the log. An answer without errors may be cached for `max_age` when one is
-/// given.
+/// given. An answer the response cache holds is sent in `coding`, from its variants made
+/// once (`variants`), tagged when shareable.
 fn respond(
     state: &AppState,
     outcome: Outcome,
     format: Format,
     id: Option<&RequestId>,
     max_age: Option<Duration>,
+    coding: Coding,
 ) -> Response {
     match outcome.persisted {
         PersistedUse::Hit => state.metrics.record_persisted_query(PersistedQuery::Hit),
@@ -275,7 +287,25 @@ fn respond(
         CacheOutcome::Off | CacheOutcome::Bypass => {}
     }
     match outcome.reply {
-        Reply::Body(body) => answered(format, max_age, StatusCode::OK, body),
+        Reply::Body(body) => match outcome
+            .derived
+            .as_ref()
+            .and_then(|derived| derived.get_or_init(|| Variants::new(body.clone())))
+        {
+            Some(variants) => {
+                let variant = variants.get(coding);
+                let mut response = answered(format, max_age, StatusCode::OK, variant.body.clone());
+                let headers = response.headers_mut();
+                if let Some(encoding) = &variant.encoding {
+                    headers.insert(header::CONTENT_ENCODING, encoding.clone());
+                }
+                if max_age.is_some() {
+                    headers.insert(header::ETAG, variant.tag.clone());
+                }
+                response
+            }
+            None => answered(format, max_age, StatusCode::OK, body),
+        },
         Reply::Errors {
             response,
             before_execution,

@@ -136,6 +136,20 @@ pub(super) async fn conditional_get(request: Request, next: Next) -> Response {
     if !shareable {
         return response;
     }
+    // A cached answer comes tagged (`variants`): its tag is compared, its body not read.
+    if let Some(tag) = response.headers().get(header::ETAG).cloned() {
+        let matched = if_none_match
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+            .zip(tag.to_str().ok())
+            .is_some_and(|(value, tag)| etag_matches(value, tag));
+        if !matched {
+            return response;
+        }
+        let (mut parts, _) = response.into_parts();
+        not_modified(&mut parts);
+        return Response::from_parts(parts, Body::empty());
+    }
     let (mut parts, body) = response.into_parts();
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
@@ -159,17 +173,22 @@ pub(super) async fn conditional_get(request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| etag_matches(value, &tag));
     if matched {
-        parts.status = StatusCode::NOT_MODIFIED;
-        for name in [
-            header::CONTENT_TYPE,
-            header::CONTENT_LENGTH,
-            header::CONTENT_ENCODING,
-        ] {
-            parts.headers.remove(name);
-        }
+        not_modified(&mut parts);
         return Response::from_parts(parts, Body::empty());
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Turns a tagged answer's head into a `304 Not Modified`'s, whose body is empty.
+fn not_modified(parts: &mut axum::http::response::Parts) {
+    parts.status = StatusCode::NOT_MODIFIED;
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+    ] {
+        parts.headers.remove(name);
+    }
 }
 
 /// Whether an `If-None-Match` value names `tag`: `*`, or a list of entity tags compared

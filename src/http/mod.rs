@@ -17,6 +17,7 @@ mod graphql;
 mod layers;
 mod pages;
 mod server;
+mod variants;
 
 pub use server::{serve, serve_connections, shutdown_signal};
 

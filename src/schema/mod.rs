@@ -10,6 +10,7 @@ mod facility;
 mod incident;
 mod organization;
 mod person;
+pub mod plan;
 mod query;
 mod relay;
 mod serial;

@@ -419,23 +419,34 @@ impl QueryRoot {
         #[graphql(desc = "Return the last n results (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Return results before this cursor.")] before: Option<String>,
     ) -> Result<Connection<SearchResult>> {
-        if crate::store::search::query_tokens(&text).is_empty() {
-            return Err(bad_input(
-                "`text` has no words to search for (words have at least two letters or digits)"
-                    .to_owned(),
-            ));
-        }
-        let store = store(ctx);
-        let args = PageArgs::new(first, after, last, before, Default::default());
-        let matches = Arc::new(store.search_matches(&text).map_err(internal)?);
-        let scan = relay::search_scan(store, &matches);
-        let load = |entry: &Entry| load_search_result(store, entry).map(Some);
-        let count = {
-            let (store, matches) = (store.clone(), matches.clone());
-            Arc::new(move || matches.count(&store).map_err(internal))
-        };
-        relay::paginate(&args, scan, load, count)
+        search_page(store(ctx), &text, first, after, last, before)
     }
+}
+
+/// One page of `search`'s results, for the resolver and the compiled plans.
+pub(super) fn search_page(
+    store: &Store,
+    text: &str,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<Connection<SearchResult>> {
+    if crate::store::search::query_tokens(text).is_empty() {
+        return Err(bad_input(
+            "`text` has no words to search for (words have at least two letters or digits)"
+                .to_owned(),
+        ));
+    }
+    let args = PageArgs::new(first, after, last, before, Default::default());
+    let matches = Arc::new(store.search_matches(text).map_err(internal)?);
+    let scan = relay::search_scan(store, &matches);
+    let load = |entry: &Entry| load_search_result(store, entry).map(Some);
+    let count = {
+        let (store, matches) = (store.clone(), matches.clone());
+        Arc::new(move || matches.count(&store).map_err(internal))
+    };
+    relay::paginate(&args, scan, load, count)
 }
 
 /// The record with `slug`, as `wrap` shows it, for the lookups by slug and the fields
@@ -449,7 +460,11 @@ pub(super) fn lookup<R: Record + 'static, N>(
     Ok(record.map(|record| Serial::new(ctx, wrap(record))))
 }
 
-fn load_node(store: &Store, kind: RecordKind, slug: &str) -> Result<Option<Node>, StoreError> {
+pub(super) fn load_node(
+    store: &Store,
+    kind: RecordKind,
+    slug: &str,
+) -> Result<Option<Node>, StoreError> {
     Ok(match kind {
         RecordKind::Country => store.get(slug)?.map(Country).map(Node::Country),
         RecordKind::Organization => store.get(slug)?.map(Organization).map(Node::Organization),
@@ -460,7 +475,7 @@ fn load_node(store: &Store, kind: RecordKind, slug: &str) -> Result<Option<Node>
     })
 }
 
-fn load_search_result(store: &Store, entry: &Entry) -> Result<SearchResult, StoreError> {
+pub(super) fn load_search_result(store: &Store, entry: &Entry) -> Result<SearchResult, StoreError> {
     Ok(match entry.kind {
         RecordKind::Country => SearchResult::Country(Country(store.get_listed(entry)?)),
         RecordKind::Organization => {

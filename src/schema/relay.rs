@@ -352,3 +352,42 @@ impl PageArgs {
         }
     }
 }
+
+/// What the compiled plans (`plan`) read of a page: its parts without async-graphql.
+impl<N> Connection<N> {
+    pub(super) fn page_edges(&self) -> &[Edge<N>] {
+        &self.0.edges
+    }
+
+    pub(super) fn page_info_of(&self) -> &PageInfo {
+        &self.0.page_info
+    }
+
+    pub(super) fn count(&self) -> Result<u64> {
+        (self.0.total_count)()
+    }
+}
+
+impl<N> Edge<N> {
+    /// The record's cursor, as `cursor` answers it.
+    pub(super) fn encoded_cursor(&self) -> String {
+        URL_SAFE_NO_PAD.encode(&self.key)
+    }
+
+    pub(super) fn record(&self) -> &N {
+        &self.node
+    }
+}
+
+impl PageInfo {
+    /// `hasNextPage`, `hasPreviousPage`, and the cursors of `startCursor` and `endCursor`.
+    pub(super) fn parts(&self) -> (bool, bool, Option<String>, Option<String>) {
+        let encode = |key: &Option<Vec<u8>>| key.as_ref().map(|key| URL_SAFE_NO_PAD.encode(key));
+        (
+            self.has_next_page,
+            self.has_previous_page,
+            encode(&self.start_key),
+            encode(&self.end_key),
+        )
+    }
+}

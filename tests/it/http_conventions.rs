@@ -878,3 +878,52 @@ async fn text_logs_carry_the_request_id_and_bad_origins_are_refused_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is not an origin"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_cached_answer_is_compressed_once_and_each_variant_tagged_by_its_bytes() {
+    let server = TestServer::spawn().await;
+    let client = reqwest::Client::new();
+    let get = |encoding: &'static str| {
+        client
+            .get(server.url("/graphql"))
+            .query(&[("query", LARGE)])
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let plain = get("identity").await.expect("GET");
+    let plain = plain.bytes().await.expect("a body");
+    for encoding in ["br", "gzip"] {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let response = get(encoding).await.expect("GET");
+            assert_eq!(header(response.headers(), "content-encoding"), encoding);
+            let tag = header(response.headers(), "etag").to_owned();
+            let body = response.bytes().await.expect("a body");
+            assert_eq!(
+                tag,
+                format!("\"{:x}\"", Sha256::digest(&body)),
+                "{encoding}"
+            );
+            let mut decoded = Vec::new();
+            match encoding {
+                "br" => brotli::Decompressor::new(&body[..], 4096).read_to_end(&mut decoded),
+                _ => flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut decoded),
+            }
+            .expect("decodes");
+            assert_eq!(decoded, plain, "{encoding}");
+            seen.push(body);
+        }
+        assert!(seen.windows(2).all(|pair| pair[0] == pair[1]), "{encoding}");
+    }
+    // Served from the variant made once for the cached answer: brotli at quality 9,
+    // which the compression layer, compressing each response, never spends.
+    let mut once = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 9,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &plain[..], &mut once, &params).expect("compresses");
+    let served = get("br").await.expect("GET").bytes().await.expect("a body");
+    assert_eq!(served, once);
+    server.shutdown().await;
+}

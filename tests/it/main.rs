@@ -13,6 +13,7 @@ mod hostile;
 mod http;
 mod http_conventions;
 mod http_limits;
+mod plan;
 mod properties;
 mod queries;
 mod response_cache;
