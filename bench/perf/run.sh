@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The load benchmark of issue 4: builds the binaries, imports the embedded seed and synthetic
-# stores of 1k to 1M incidents, and drives four servers with wrk on loopback, the servers
+# stores of 1k to 1M incidents, and drives six servers with wrk on loopback, the servers
 # pinned to one CPU and wrk to the other, taking turns in short rounds: the real server
-# with its response cache on (default) and off, the naive in-memory baseline and the
-# ceiling (bench/servers). Prints
-# req/s, p50/p99 latency, RSS and errors per store, server and query, the import rate and
-# peak RSS, disk use against the logical bytes, reopen time and the issue's ratios, and
-# writes them as Markdown. See README.md in this folder.
+# with its response cache on (default) and off; the references, the bare ceiling (the
+# same answers from plain axum, none of our layers) and mercurius with graphql-jit (Node,
+# the same seed in memory); and two diagnostics, the layered ceiling and the naive
+# in-memory baseline (bench/servers). Every server's answers must equal the real
+# server's before any load. Prints req/s, p50/p99 latency, CPU time a request, RSS and
+# errors per store, server and query, the import rate and peak RSS, disk use against the
+# logical bytes, reopen time, the ratios and the targets, and writes them as Markdown.
+# See README.md in this folder.
 #
-#   bash bench/perf/run.sh            full run (release build, 1k/10k/100k/1M; about 25 min)
+#   bash bench/perf/run.sh            full run (release build, 1k/10k/100k/1M; about 35 min)
 #   bash bench/perf/run.sh --smoke    1 s per case, the seed and 1k, debug build (for CI)
 #
 # Options (environment variables in brackets):
@@ -22,13 +25,17 @@
 #   --warmup S          unmeasured seconds before each case [WARMUP; 2, smoke 0]
 #   --connections N     wrk connections [CONNECTIONS; 32]
 #   --queries a,b,...   only these queries [QUERIES; a,b,c,d,e]
-#   --servers x,y,...   only these of real,real-nocache,baseline,ceiling [SERVERS; all]
+#   --servers x,y,...   only these of real,real-nocache,bare,mercurius,ceiling,baseline
+#                       [SERVERS; all]; mercurius needs Node.js >= 20 and npm (its locked
+#                       packages are installed with `npm ci`); a smoke run without them
+#                       skips it (SKIPPED), a full run stops
 #   --no-seed           skip the store of the embedded seed
 #   --keep              keep the stores' data directories
 #   --import-runs N     first starts of the largest store [IMPORT_RUNS; 3, smoke 1]: one
 #                       import swings by a fifth on a shared machine, so the targets take
 #                       the median rate and the highest peak RSS of them all
-#   --smoke             the CI run: debug profile, sizes 1000, 1 s per case, no warm-up
+#   --smoke             the CI run: debug profile, sizes 1000, 1 s per case, no warm-up;
+#                       no target is judged
 # Work directory [BENCH_DIR; /tmp/kyrgyz-relations-bench]: generated seeds (reused while
 # src/generate.rs is unchanged) and one folder per run with its results and logs.
 set -euo pipefail
@@ -47,7 +54,7 @@ ROUNDS="${ROUNDS-}"
 WARMUP="${WARMUP-}"
 CONNECTIONS="${CONNECTIONS:-32}"
 QUERIES="${QUERIES:-a,b,c,d,e}"
-SERVERS="${SERVERS:-real,real-nocache,baseline,ceiling}"
+SERVERS="${SERVERS:-real,real-nocache,bare,mercurius,ceiling,baseline}"
 BENCH_DIR="${BENCH_DIR:-${TMPDIR:-/tmp}/kyrgyz-relations-bench}"
 RUST_LOG="${RUST_LOG:-info}"
 IMPORT_TIMEOUT="${IMPORT_TIMEOUT:-1800}"
@@ -105,6 +112,12 @@ for size in "${sizes[@]}"; do
     [[ "$size" =~ ^[0-9]+$ && "$size" -ge 1 ]] || { echo "not an incident count: $size" >&2; exit 2; }
 done
 wanted() { [[ ",$2," == *",$1,"* ]]; }
+for server in ${SERVERS//,/ }; do
+    case "$server" in
+        real | real-nocache | bare | mercurius | ceiling | baseline) ;;
+        *) echo "unknown server: $server (real, real-nocache, bare, mercurius, ceiling, baseline)" >&2; exit 2 ;;
+    esac
+done
 
 # --- tools -----------------------------------------------------------------------------
 sudo_if_needed=""
@@ -128,6 +141,32 @@ if [[ "$(nproc)" -lt 2 ]]; then
     LOAD_CPU=0
 fi
 perf() { python3 "$here/perf.py" "$@"; }
+MERCURIUS_DIR="$root/bench/servers/mercurius"
+json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# --- mercurius, the Node peer: Node.js >= 20 and its packages as package-lock.json pins them
+# (`npm ci`, only when node_modules is missing or older than the lock). Without Node a
+# smoke run skips it and says so; a full run stops before the build, since its targets
+# need it.
+peer=""
+peer_unavailable=""
+if wanted mercurius "$SERVERS"; then
+    peer_status=0
+    peer="$(perf node-setup --dir "$MERCURIUS_DIR")" || peer_status=$?
+    if [[ "$peer_status" == 3 ]]; then
+        peer_unavailable="$(json_field "$peer" unavailable)"
+        if [[ "$smoke" == 1 ]]; then
+            echo "SKIPPED mercurius: $peer_unavailable" >&2
+        else
+            echo "FAIL: the mercurius server cannot run: $peer_unavailable" >&2
+            echo "  (its targets need it; --servers without mercurius runs the others)" >&2
+            exit 2
+        fi
+    elif [[ "$peer_status" != 0 ]]; then
+        echo "FAIL: cannot install the mercurius server's packages" >&2
+        exit 1
+    fi
+fi
 
 # --- build -------------------------------------------------------------------------------
 started_at=$(date +%s)
@@ -140,7 +179,8 @@ bin_dir="$root/target/$profile"
 BIN="$bin_dir/kyrgyz-relations"
 BASELINE="$bin_dir/bench-baseline"
 CEILING="$bin_dir/bench-ceiling"
-for binary in "$BIN" "$BASELINE" "$CEILING"; do
+BARE="$bin_dir/bench-bare"
+for binary in "$BIN" "$BASELINE" "$CEILING" "$BARE"; do
     [[ -x "$binary" ]] || { echo "FAIL: $binary was not built" >&2; exit 1; }
 done
 
@@ -158,6 +198,11 @@ mkdir -p "$run/logs" "$run/stores"
 results="$run/results.jsonl"
 : >"$results"
 echo "work directory: $run" >&2
+if [[ -n "$peer_unavailable" ]]; then
+    perf note --results "$results" type=skip server=mercurius "reason=$peer_unavailable"
+elif [[ -n "$peer" ]]; then
+    perf note --results "$results" --json "$peer" type=peer
+fi
 
 # The server started last (`start_server`), and those kept running beside it (`keep_server`),
 # by name: a store's servers run together and take turns under load.
@@ -249,12 +294,13 @@ server_failed() {
 exec {pause_fd}<> <(:)
 
 # wait_ready TIMEOUT [BODIES]: prints {"seconds", "rss_kib", "hwm_kib"}: the time from the
-# spawn until the server listens (every server here listens only once its data is ready),
-# plus, with BODIES, how long the first of them took to be answered. The port is polled
-# from bash with builtins only, so no interpreter's start-up is counted and the polling
-# takes next to nothing from the server it times: a subshell and a `sleep` process per
-# poll every 2 ms took about half a core, which a first-start import on two cores lacked
-# (13 s where it took 9 s alone). The pause between polls grows with the time waited, a
+# spawn until the server listens (every server here listens only once its data is ready;
+# one that listened earlier would answer /healthz with another status until it is, and
+# `perf wait` waits for its 200), plus, with BODIES, how long the first of them took to
+# be answered. The port is polled from bash with builtins only, so no interpreter's
+# start-up is counted and the polling takes next to nothing from the server it times: a
+# subshell and a `sleep` process per poll every 2 ms took about half a core, which a
+# first-start import on two cores lacked (13 s where it took 9 s alone). The pause between polls grows with the time waited, a
 # two-hundredth of it, from 1 to 20 ms: the time measured is at most 0.5% late (or 1 ms).
 wait_ready() {
     local timeout_s="$1" state now_us listening_us pause_us pause_s
@@ -275,11 +321,9 @@ wait_ready() {
     exec 3>&-
     local extra=()
     if [[ $# -ge 2 ]]; then extra=(--body "$2"); fi
-    perf wait --url "$url" --pid "$server_pid" --listening-us "$listening_us" "${extra[@]}" ||
+    perf wait --url "$url" --pid "$server_pid" --listening-us "$listening_us" --timeout "$timeout_s" "${extra[@]}" ||
         server_failed "the server did not answer"
 }
-
-json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 # load_all STORE SERVER...: every query with bodies on the kept servers named, in turns.
 load_all() {
@@ -423,7 +467,42 @@ run_store() {
         fi
     fi
 
-    # 5. The baseline: the same schema over the seed in plain Vecs.
+    # 5. The bare ceiling: the captured answers, from memory, from plain axum (no layers).
+    if wanted bare "$SERVERS"; then
+        start_server "$run/logs/$name-bare.log" "$BARE" --responses "$reference/ceiling.jsonl"
+        ready="$(wait_ready 60)"
+        perf note --results "$results" --json "$ready" type=start "store=$name" server=bare
+        check_answers bare
+        keep_server bare
+        loaded+=(bare)
+    fi
+
+    # 6. mercurius with graphql-jit: the same seed in memory, in Node. Its answers to every
+    # body of every query must equal the real server's before any load; each body is sent
+    # twice, since graphql-jit compiles a query after its first use.
+    if wanted mercurius "$SERVERS" && [[ -z "$peer_unavailable" ]]; then
+        start_server "$run/logs/$name-mercurius.log" env NODE_ENV=production \
+            node "$MERCURIUS_DIR/server.js" "${seed_args[@]}"
+        ready="$(wait_ready "$IMPORT_TIMEOUT")"
+        perf note --results "$results" --json "$ready" type=start "store=$name" server=mercurius
+        echo "  mercurius: seed loaded into memory in $(json_field "$ready" seconds) s, RSS $(($(json_field "$ready" rss_kib) / 1024)) MiB" >&2
+        check_answers mercurius --passes 2
+        keep_server mercurius
+        loaded+=(mercurius)
+    fi
+
+    # 7. Diagnostics. The layered ceiling: the captured answers through the real server's
+    # HTTP layers and accept loop (what those layers cost against the bare ceiling).
+    if wanted ceiling "$SERVERS"; then
+        start_server "$run/logs/$name-ceiling.log" "$CEILING" --responses "$reference/ceiling.jsonl"
+        ready="$(wait_ready 60)"
+        perf note --results "$results" --json "$ready" type=start "store=$name" server=ceiling
+        check_answers ceiling
+        keep_server ceiling
+        loaded+=(ceiling)
+    fi
+
+    # 8. The baseline: the same schema over the seed in plain Vecs, naive resolvers.
     if wanted baseline "$SERVERS"; then
         start_server "$run/logs/$name-baseline.log" "$BASELINE" "${seed_args[@]}"
         ready="$(wait_ready "$IMPORT_TIMEOUT")"
@@ -434,17 +513,7 @@ run_store() {
         loaded+=(baseline)
     fi
 
-    # 6. The ceiling: the captured answers, from memory, through the same HTTP stack.
-    if wanted ceiling "$SERVERS"; then
-        start_server "$run/logs/$name-ceiling.log" "$CEILING" --responses "$reference/ceiling.jsonl"
-        ready="$(wait_ready 60)"
-        perf note --results "$results" --json "$ready" type=start "store=$name" server=ceiling
-        check_answers ceiling
-        keep_server ceiling
-        loaded+=(ceiling)
-    fi
-
-    # 7. Every query on every server, in turns; then the real server's answers again
+    # 9. Every query on every server, in turns; then the real server's answers again
     # (served from its response cache, when it has one) and its disk use.
     if [[ ${#loaded[@]} -gt 0 ]]; then
         load_all "$name" "${loaded[@]}"

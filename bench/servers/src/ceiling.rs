@@ -4,12 +4,10 @@
 //! reach on this stack. `bench/perf/run.sh` captures the answers and starts it.
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -17,7 +15,9 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use clap::Parser;
-use kyrgyz_relations_bench::{error, graphql_response, init_logging, read_body, serve};
+use kyrgyz_relations_bench::{
+    error, graphql_response, init_logging, load_answers, read_body, serve,
+};
 
 /// Serves captured answers by request body, through the real server's HTTP stack.
 #[derive(Parser)]
@@ -33,44 +33,16 @@ struct Cli {
 /// Answer bytes by the exact bytes of the request body.
 type Answers = Arc<HashMap<Bytes, Bytes>>;
 
-#[derive(serde::Deserialize)]
-struct Captured {
-    body: String,
-    response: String,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
-    let answers = load(&cli.responses)?;
+    let answers = Arc::new(load_answers(&cli.responses)?);
     tracing::info!(answers = answers.len(), "loaded the captured answers");
     let routes = Router::new()
         .route("/graphql", post(answer))
         .with_state(answers);
     serve(cli.listen, routes).await
-}
-
-fn load(path: &Path) -> anyhow::Result<Answers> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut answers = HashMap::new();
-    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let captured: Captured = serde_json::from_str(&line).with_context(|| {
-            format!(
-                "{} line {}: not a captured answer",
-                path.display(),
-                number + 1
-            )
-        })?;
-        answers.insert(Bytes::from(captured.body), Bytes::from(captured.response));
-    }
-    anyhow::ensure!(!answers.is_empty(), "{} holds no answers", path.display());
-    Ok(Arc::new(answers))
 }
 
 async fn answer(State(answers): State<Answers>, request: Request) -> Response {

@@ -1,13 +1,19 @@
 //! What the benchmark's reference servers share with each other and with the real server:
 //! its log format, the headers of its `/graphql` answers, its body limit, and its HTTP
 //! layers and accept loop (`kyrgyz_relations::http::with_layers` and `serve_connections`),
-//! so that a difference in throughput is a difference in the handlers alone.
+//! so that a difference in throughput is a difference in the handlers alone; and the
+//! captured answers that the ceiling and the bare server replay.
 //!
-//! - `bench-ceiling` (`ceiling.rs`): the real server's answers, by request body, from memory.
+//! - `bench-ceiling` (`ceiling.rs`): the real server's answers, by request body, from
+//!   memory, through the real server's layers (a diagnostic: the layers' own cost).
+//! - `bench-bare` (`bare.rs`): the same answers from plain axum, none of those layers,
+//!   no logging: the bare ceiling, what the machine allows for these bytes over HTTP/1.1.
 //! - `bench-baseline` (`baseline/`): the schema over plain in-memory Vecs, naive resolvers.
 
-use std::io::IsTerminal;
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
+use std::path::Path;
 
 use anyhow::Context;
 use axum::body::{Body, Bytes};
@@ -28,6 +34,37 @@ pub fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// A captured answer: one JSON line of the file `bench/perf/perf.py check --capture` writes.
+#[derive(serde::Deserialize)]
+struct Captured {
+    body: String,
+    response: String,
+}
+
+/// The answers of a captured file, JSON lines `{"body": "<request body>", "response":
+/// "<answer body>"}`, by the exact bytes of the request body.
+pub fn load_answers(path: &Path) -> anyhow::Result<HashMap<Bytes, Bytes>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut answers = HashMap::new();
+    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let captured: Captured = serde_json::from_str(&line).with_context(|| {
+            format!(
+                "{} line {}: not a captured answer",
+                path.display(),
+                number + 1
+            )
+        })?;
+        answers.insert(Bytes::from(captured.body), Bytes::from(captured.response));
+    }
+    anyhow::ensure!(!answers.is_empty(), "{} holds no answers", path.display());
+    Ok(answers)
 }
 
 /// Reads a request body up to the real server's limit; a larger one is a 413, as there.
