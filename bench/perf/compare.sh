@@ -112,7 +112,7 @@ spawn() {
     local name="$1" port
     shift
     port="$(free_port)"
-    NO_COLOR=1 RUST_LOG=warn taskset -c "$SERVER_CPU" "$@" --listen "127.0.0.1:$port" \
+    NO_COLOR=1 RUST_LOG="${SERVER_LOG:-warn}" taskset -c "$SERVER_CPU" "$@" --listen "127.0.0.1:$port" \
         >"$work/server-$name.log" 2>&1 &
     pids+=("$!")
     ports+=("$port")

@@ -391,7 +391,7 @@ fn errors_body(
         if let Some(id) = id {
             let extensions = error.extensions.get_or_insert_with(Default::default);
             if extensions.get("code") == Some(&async_graphql::Value::from("INTERNAL")) {
-                extensions.set("requestId", id.0.clone());
+                extensions.set("requestId", id.as_str());
             }
         }
     }

@@ -1,5 +1,6 @@
 //! What wraps every request: its id and the span its log lines are written in, metrics,
-//! the time limit and panic guard, and `ETag` / `304 Not Modified` for shareable answers.
+//! the time limit and panic guard (`serve_request`), and `ETag` / `304 Not Modified` for
+//! shareable answers (`conditional_get`).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,57 +21,64 @@ use crate::metrics::Metrics;
 use super::*;
 
 /// The id of one request: the client's `x-request-id` when it is a sane token, else ours.
+/// Held as the header value it is sent back in, so that passing it around and answering
+/// with it copies nothing.
 #[derive(Clone, Debug)]
-pub(super) struct RequestId(pub(super) String);
+pub(super) struct RequestId(pub(super) HeaderValue);
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
 
 impl RequestId {
     fn of(headers: &HeaderMap) -> RequestId {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let given = headers
-            .get(REQUEST_ID)
-            .and_then(|value| value.to_str().ok())
-            .filter(|id| {
-                !id.is_empty()
-                    && id.len() <= 64
-                    && id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-            });
+        static PROCESS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let given = headers.get(REQUEST_ID).filter(|id| {
+            let id = id.as_bytes();
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+        });
         RequestId(match given {
-            Some(id) => id.to_owned(),
-            None => format!(
-                "{:x}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ),
+            Some(id) => id.clone(),
+            None => {
+                let process = *PROCESS.get_or_init(std::process::id);
+                let id = format!("{process:x}-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+                HeaderValue::from_str(&id)
+                    .expect("hexadecimal digits and a dash are a header value")
+            }
         })
+    }
+
+    /// The id as text (every byte of it is ASCII).
+    pub(super) fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
     }
 }
 
 /// Every request: an id (returned in `x-request-id`, and a field of the span every log
-/// line of the request is written in), an access log line, and its metrics.
-pub(super) async fn observe_request(
-    State(metrics): State<Arc<Metrics>>,
+/// line of the request is written in), an access log line and its metrics; a time limit,
+/// and a panic turned into a 500 that keeps the server serving. One middleware rather
+/// than two: each layer costs every request a boxed future and a clone of the service
+/// below it.
+pub(super) async fn serve_request(
+    State((metrics, limits)): State<(Arc<Metrics>, HttpLimits)>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let id = RequestId::of(request.headers());
     request.extensions_mut().insert(id.clone());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned());
-    let span = tracing::info_span!("request", id = %id.0, method = %request.method(), path = %request.uri().path());
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let span = tracing::info_span!("request", id = %id.as_str(), method = %request.method(), path = %request.uri().path());
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = guarded(limits, &id, next.run(request))
+        .instrument(span.clone())
+        .await;
     let elapsed = started.elapsed();
-    if let Ok(value) = HeaderValue::from_str(&id.0) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
+    response.headers_mut().insert(REQUEST_ID, id.0);
     let status = response.status().as_u16();
-    metrics.record_request(route.as_deref(), status, elapsed);
+    metrics.record_request(route.as_ref().map(MatchedPath::as_str), status, elapsed);
     span.in_scope(|| {
         tracing::info!(
             status,
@@ -81,15 +89,13 @@ pub(super) async fn observe_request(
     response
 }
 
-/// Every request: a time limit, and a panic turned into a 500 that keeps the server
-/// serving. Runs inside `observe_request`, so its log lines carry the request id.
-pub(super) async fn guard_request(
-    State(limits): State<HttpLimits>,
-    request: Request,
-    next: Next,
+/// `run` within `limits.request_timeout`, a panic in it turned into a 500.
+async fn guarded(
+    limits: HttpLimits,
+    id: &RequestId,
+    run: impl std::future::Future<Output = Response>,
 ) -> Response {
-    let id = request.extensions().get::<RequestId>().cloned();
-    let run = AssertUnwindSafe(next.run(request)).catch_unwind();
+    let run = AssertUnwindSafe(run).catch_unwind();
     match tokio::time::timeout(limits.request_timeout, run).await {
         Ok(Ok(response)) => response,
         Ok(Err(panic)) => {
@@ -103,7 +109,7 @@ pub(super) async fn guard_request(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error: the request could not be completed",
                 "INTERNAL",
-                id.as_ref(),
+                Some(id),
             )
         }
         Err(_) => {
@@ -112,7 +118,7 @@ pub(super) async fn guard_request(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the request took too long and was stopped",
                 "TIMEOUT",
-                id.as_ref(),
+                Some(id),
             )
         }
     }

@@ -153,21 +153,32 @@ const MIN_COMPRESSED_BYTES: u16 = 1024;
 /// How long a browser may reuse a CORS preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
+/// What the handlers share; axum clones it for every request, so it is one `Arc`.
 #[derive(Clone)]
-struct AppState {
+struct AppState(Arc<Shared>);
+
+struct Shared {
     /// What runs GraphQL requests.
-    executor: Arc<Executor>,
+    executor: Executor,
     store: Store,
-    config: Arc<HttpConfig>,
+    config: HttpConfig,
     metrics: Arc<Metrics>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The application's routes: GraphQL requests run by `executor`, probes on `store` (the
 /// store the executor reads).
 ///
-/// Layers, outermost first: request id, access log and metrics; CORS; `ETag` and
-/// `304 Not Modified` for shareable GET answers (on the bytes sent, so after
-/// compression); compression; time limit and panic guard; the routes.
+/// Layers, outermost first: request id, access log and metrics, time limit and panic
+/// guard (one middleware); CORS; `ETag` and `304 Not Modified` for shareable GET answers
+/// (on the bytes sent, so after compression); compression; the routes.
 pub fn router(executor: Executor, store: Store, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new(&ROUTES, &ERROR_CODES));
     let graphiql_on = config.graphiql;
@@ -186,12 +197,12 @@ pub fn router(executor: Executor, store: Store, config: HttpConfig) -> Router {
     let cors = cors_layer(&config.cors_origins);
     let routes = routes
         .fallback(move |method: Method| not_found(method, graphiql_on))
-        .with_state(AppState {
-            executor: Arc::new(executor),
+        .with_state(AppState(Arc::new(Shared {
+            executor,
             store,
-            config: Arc::new(config),
+            config,
             metrics: metrics.clone(),
-        });
+        })));
     layered(routes, limits, cors, metrics)
 }
 
@@ -216,7 +227,6 @@ fn layered(
     metrics: Arc<Metrics>,
 ) -> Router {
     let routes = routes
-        .layer(middleware::from_fn_with_state(limits, guard_request))
         .layer(
             CompressionLayer::new()
                 .br(true)
@@ -228,16 +238,20 @@ fn layered(
         Some(cors) => routes.layer(cors),
         None => routes,
     };
-    routes.layer(middleware::from_fn_with_state(metrics, observe_request))
+    routes.layer(middleware::from_fn_with_state(
+        (metrics, limits),
+        serve_request,
+    ))
 }
 
 /// Gives every request of `routes` an id (logged, and returned in `x-request-id`), a time
 /// limit, and turns a panic into a 500 that leaves the server serving.
 pub fn with_request_guard(routes: Router, limits: HttpLimits) -> Router {
     let metrics = Arc::new(Metrics::new(&ROUTES, &ERROR_CODES));
-    routes
-        .layer(middleware::from_fn_with_state(limits, guard_request))
-        .layer(middleware::from_fn_with_state(metrics, observe_request))
+    routes.layer(middleware::from_fn_with_state(
+        (metrics, limits),
+        serve_request,
+    ))
 }
 
 /// CORS for an allow-list of origins; `None` (no CORS headers at all) for an empty list.
@@ -267,7 +281,7 @@ fn error_response(
 ) -> Response {
     let mut extensions = json!({ "code": code });
     if let Some(id) = id {
-        extensions["requestId"] = json!(id.0);
+        extensions["requestId"] = json!(id.as_str());
     }
     (
         status,
