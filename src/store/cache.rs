@@ -219,11 +219,23 @@ impl PartialEq for Key {
     }
 }
 
-/// What a list's entries cost in the cache.
+/// What a record held with a list entry (`Entry::record`) is counted as: an estimate
+/// above most records' decoded size. It is the record the cache may also hold under its
+/// own key (one copy, counted twice), which keeps the bound conservative.
+const HELD_RECORD_BYTES: usize = 2048;
+
+/// What a list's entries, and the records they hold, cost in the cache.
 pub(super) fn list_cost(entries: &[Entry]) -> usize {
     entries
         .iter()
-        .map(|entry| entry.key.len() + entry.id.len() + std::mem::size_of::<Entry>())
+        .map(|entry| {
+            let record = if entry.holds_record() {
+                HELD_RECORD_BYTES
+            } else {
+                0
+            };
+            entry.key.len() + entry.id.len() + std::mem::size_of::<Entry>() + record
+        })
         .sum()
 }
 

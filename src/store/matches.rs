@@ -86,6 +86,7 @@ impl Store {
             cache::list_key(keys::SEARCH_TREE, token),
             || keys::count_key(keys::SEARCH_TREE, Some(token)),
             || self.posting_entries(token, KeyRange::ALL, false),
+            false,
         )
     }
 
@@ -113,6 +114,7 @@ impl Store {
                 key: suffix.to_vec(),
                 kind,
                 id: String::from_utf8_lossy(id).into_owned(),
+                record: Default::default(),
             })
         })
     }

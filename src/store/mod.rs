@@ -15,6 +15,7 @@ pub mod packed;
 pub mod search;
 mod verify;
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -158,12 +159,43 @@ impl List {
 }
 
 /// One entry of a scanned list: the record's sort key within the list, which is also its
-/// cursor, and its id.
+/// cursor, and its id; for a list the read cache holds, the record itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub key: Vec<u8>,
     pub kind: RecordKind,
     pub id: String,
+    /// The decoded record `id` names, when the entry comes from a list the read cache
+    /// holds (read with it, under the same store generation), so that reading a page of
+    /// it looks nothing up per record: on a nested page those lookups were a quarter of
+    /// the CPU time.
+    pub record: Loaded,
+}
+
+impl Entry {
+    /// Whether the entry holds its record (see `record`).
+    pub fn holds_record(&self) -> bool {
+        self.record.0.is_some()
+    }
+}
+
+/// A record held with its list entry (see `Entry::record`). It is what the entry's id
+/// names, so it takes no part in comparing entries.
+#[derive(Clone, Default)]
+pub struct Loaded(Option<Arc<dyn Any + Send + Sync>>);
+
+impl PartialEq for Loaded {
+    fn eq(&self, _: &Loaded) -> bool {
+        true
+    }
+}
+
+impl Eq for Loaded {}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(if self.0.is_some() { "Loaded" } else { "-" })
+    }
 }
 
 /// What a list is to the read cache: every entry of a list no longer than a chunk, or the
@@ -504,6 +536,11 @@ impl Store {
 
     /// Like `get`, for an id an index named: its absence means the store is inconsistent.
     pub fn get_listed<R: Record>(&self, entry: &Entry) -> Result<Arc<R>, StoreError> {
+        if let Some(record) = &entry.record.0 {
+            if let Ok(record) = record.clone().downcast::<R>() {
+                return Ok(record);
+            }
+        }
         self.get(&entry.id)?.ok_or_else(|| StoreError::Dangling {
             tree: "an index".to_owned(),
             id: entry.id.clone(),
@@ -555,17 +592,36 @@ impl Store {
             list_cache_key(list, cache::list_key),
             || list_count_key(list),
             || self.scan_stored(list, KeyRange::ALL, false),
+            true,
         )
+    }
+
+    /// The record `entry` names, decoded (from the read cache or sled), to hold with it.
+    fn load(&self, entry: &Entry) -> Result<Loaded, StoreError> {
+        fn any<R: Record>(record: Option<Arc<R>>) -> Option<Arc<dyn Any + Send + Sync>> {
+            record.map(|record| record as Arc<dyn Any + Send + Sync>)
+        }
+        let id = &entry.id;
+        Ok(Loaded(match entry.kind {
+            RecordKind::Country => any(self.get::<Country>(id)?),
+            RecordKind::Organization => any(self.get::<Organization>(id)?),
+            RecordKind::Person => any(self.get::<Person>(id)?),
+            RecordKind::Agreement => any(self.get::<Agreement>(id)?),
+            RecordKind::Facility => any(self.get::<Facility>(id)?),
+            RecordKind::Incident => any(self.get::<Incident>(id)?),
+        }))
     }
 
     /// A list's shape, from the read cache under `cache_key`, else read and cached: its
     /// entries up to one past a chunk, and for a longer list the count stored under
-    /// `count_key` (or, should that be missing, a walk of every entry).
+    /// `count_key` (or, should that be missing, a walk of every entry). With `records`,
+    /// a short list's entries hold their records (`Entry::record`).
     fn held_shape<I: Iterator<Item = Result<Entry, StoreError>>>(
         &self,
         cache_key: cache::Key,
         count_key: impl FnOnce() -> Vec<u8>,
         entries: impl Fn() -> I,
+        records: bool,
     ) -> Result<ListShape, StoreError> {
         let generation = self.generation();
         match self.inner.cache.get(&cache_key, generation) {
@@ -587,6 +643,13 @@ impl Store {
             let cached = Cached::Long(count);
             self.inner.cache.insert(&cache_key, cached, generation, 0);
             return Ok(ListShape::Long(count));
+        }
+        if records {
+            for entry in &mut held {
+                // A record that cannot be read is left out: reading it through the
+                // entry reports the failure then, for that record only, as before.
+                entry.record = self.load(entry).unwrap_or_default();
+            }
         }
         let held: Arc<[Entry]> = held.into();
         let cost = cache::list_cost(&held);
@@ -630,7 +693,12 @@ impl Store {
                 })?;
             // The entry keeps the sort key: the owner's prefix goes, in place.
             key.drain(..prefix_len);
-            Ok(Entry { key, kind, id })
+            Ok(Entry {
+                key,
+                kind,
+                id,
+                record: Loaded::default(),
+            })
         })
     }
 
