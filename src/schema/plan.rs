@@ -1348,6 +1348,73 @@ impl Object for Person {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+
+    /// The arguments of a field of the published schema.
+    fn schema_arguments(type_name: &str, field: &str) -> Vec<String> {
+        let document =
+            async_graphql::parser::parse_schema(super::super::sdl()).expect("the SDL parses");
+        for definition in document.definitions {
+            let TypeSystemDefinition::Type(definition) = definition else {
+                continue;
+            };
+            if definition.node.name.node != type_name {
+                continue;
+            }
+            let TypeKind::Object(object) = &definition.node.kind else {
+                continue;
+            };
+            for candidate in &object.fields {
+                if candidate.node.name.node == field {
+                    return candidate
+                        .node
+                        .arguments
+                        .iter()
+                        .map(|argument| argument.node.name.node.to_string())
+                        .collect();
+                }
+            }
+        }
+        panic!("no field {type_name}.{field} in the schema");
+    }
+
+    /// Every field a plan reads arguments of declares exactly the schema's: none is
+    /// ignored (a plan refuses a document passing an argument it does not declare, so one
+    /// missing here would only cost speed, and this test says which).
+    #[test]
+    fn declared_arguments_are_the_schemas() {
+        let declared: [(&str, &str, &[&str]); 15] = [
+            ("Query", "country", &["code"]),
+            ("Query", "node", &["id"]),
+            ("Query", "agreement", &["slug"]),
+            ("Query", "facility", &["slug"]),
+            ("Query", "incident", &["slug"]),
+            ("Query", "organization", &["slug"]),
+            ("Query", "person", &["slug"]),
+            ("Query", "countries", PAGE),
+            ("Query", "incidents", ROOT_INCIDENTS),
+            ("Query", "search", SEARCH),
+            ("Country", "incidents", INCIDENTS),
+            ("Country", "facilities", FACILITIES),
+            ("Country", "agreements", AGREEMENTS),
+            ("Agreement", "facilities", FACILITIES),
+            ("Facility", "agreements", AGREEMENTS),
+        ];
+        for (type_name, field, arguments) in declared {
+            let mut ours: Vec<&str> = arguments.to_vec();
+            let mut schemas = schema_arguments(type_name, field);
+            ours.sort_unstable();
+            schemas.sort_unstable();
+            assert_eq!(ours, schemas, "{type_name}.{field}");
+        }
+        for (type_name, field) in [("Agreement", "incidents"), ("Facility", "incidents")] {
+            let mut schemas = schema_arguments(type_name, field);
+            schemas.sort_unstable();
+            let mut ours = INCIDENTS.to_vec();
+            ours.sort_unstable();
+            assert_eq!(ours, schemas, "{type_name}.{field}");
+        }
+    }
 
     #[test]
     fn strings_are_written_as_serde_json_writes_them() {
