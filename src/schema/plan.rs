@@ -1050,6 +1050,47 @@ fn agreements_of<N: 'static>(
     }))
 }
 
+/// The fields every record type has, read alike.
+trait Shown: Sized + 'static {
+    const KIND: RecordKind;
+    fn slug(&self) -> &str;
+    fn aliases(&self) -> &[String];
+    fn summary(&self) -> &str;
+}
+
+macro_rules! shown {
+    ($($record:ident),*) => {$(
+        impl Shown for $record {
+            const KIND: RecordKind = RecordKind::$record;
+
+            fn slug(&self) -> &str {
+                &self.0.id
+            }
+
+            fn aliases(&self) -> &[String] {
+                &self.0.aliases
+            }
+
+            fn summary(&self) -> &str {
+                &self.0.summary
+            }
+        }
+    )*};
+}
+
+shown!(Country, Organization, Person, Agreement, Facility, Incident);
+
+/// `id`, `slug`, `aliases` and `summary`, which every record type has.
+fn shared<N: Shown>(name: &str) -> Option<Write<N>> {
+    Some(match name {
+        "id" => id(N::KIND, N::slug),
+        "slug" => text(N::slug),
+        "aliases" => texts(N::aliases),
+        "summary" => text(N::summary),
+        _ => return None,
+    })
+}
+
 /// The record types. Each field mirrors its resolver in the type's own module.
 impl Object for Country {
     fn type_name() -> String {
@@ -1097,13 +1138,9 @@ impl Object for Country {
         }
         arguments.declared(&[])?;
         Some(match name {
-            "id" => id(RecordKind::Country, |country: &Country| &country.0.id),
-            "slug" => text(|country: &Country| &country.0.id),
             "code" => text(|country: &Country| &country.0.code),
             "name" => text(|country: &Country| &country.0.name),
-            "aliases" => texts(|country: &Country| &country.0.aliases),
-            "summary" => text(|country: &Country| &country.0.summary),
-            _ => return None,
+            _ => return shared(name),
         })
     }
 }
@@ -1147,12 +1184,7 @@ impl Object for Agreement {
         }
         arguments.declared(&[])?;
         Some(match name {
-            "id" => id(RecordKind::Agreement, |agreement: &Agreement| {
-                &agreement.0.id
-            }),
-            "slug" => text(|agreement: &Agreement| &agreement.0.id),
             "title" => text(|agreement: &Agreement| &agreement.0.title),
-            "aliases" => texts(|agreement: &Agreement| &agreement.0.aliases),
             "kind" => enumerated(|agreement: &Agreement| AgreementKind::from(agreement.0.kind)),
             "status" => enumerated(|agreement: &Agreement| {
                 super::agreement::AgreementStatus::from(agreement.0.status)
@@ -1160,7 +1192,6 @@ impl Object for Agreement {
             "certainty" => enumerated(|agreement: &Agreement| {
                 super::values::Certainty::from(agreement.0.certainty)
             }),
-            "summary" => text(|agreement: &Agreement| &agreement.0.summary),
             "signed" => date(|agreement: &Agreement| &agreement.0.signed),
             "inForceFrom" => date(|agreement: &Agreement| &agreement.0.in_force_from),
             "expires" => date(|agreement: &Agreement| &agreement.0.expires),
@@ -1174,7 +1205,7 @@ impl Object for Agreement {
                     }),
                 )
             }),
-            _ => return None,
+            _ => return shared(name),
         })
     }
 }
@@ -1218,15 +1249,11 @@ impl Object for Facility {
         }
         arguments.declared(&[])?;
         Some(match name {
-            "id" => id(RecordKind::Facility, |facility: &Facility| &facility.0.id),
-            "slug" => text(|facility: &Facility| &facility.0.id),
             "name" => text(|facility: &Facility| &facility.0.name),
-            "aliases" => texts(|facility: &Facility| &facility.0.aliases),
             "kind" => enumerated(|facility: &Facility| FacilityKind::from(facility.0.kind)),
             "certainty" => enumerated(|facility: &Facility| {
                 super::values::Certainty::from(facility.0.certainty)
             }),
-            "summary" => text(|facility: &Facility| &facility.0.summary),
             "opened" => date(|facility: &Facility| &facility.0.opened),
             "closed" => date(|facility: &Facility| &facility.0.closed),
             "aircraftRoles" => enumerations(|facility: &Facility| {
@@ -1245,7 +1272,7 @@ impl Object for Facility {
                     .map(|resource| super::facility::Resource::from(*resource))
                     .collect()
             }),
-            _ => return None,
+            _ => return shared(name),
         })
     }
 }
@@ -1267,17 +1294,13 @@ impl Object for Incident {
     ) -> Option<Write<Self>> {
         arguments.declared(&[])?;
         Some(match name {
-            "id" => id(RecordKind::Incident, |incident: &Incident| &incident.0.id),
-            "slug" => text(|incident: &Incident| &incident.0.id),
             "title" => text(|incident: &Incident| &incident.0.title),
-            "aliases" => texts(|incident: &Incident| &incident.0.aliases),
             "kind" => enumerated(|incident: &Incident| IncidentKind::from(incident.0.kind)),
             "occurred" => date(|incident: &Incident| &incident.0.occurred),
             "certainty" => enumerated(|incident: &Incident| {
                 super::values::Certainty::from(incident.0.certainty)
             }),
-            "summary" => text(|incident: &Incident| &incident.0.summary),
-            _ => return None,
+            _ => return shared(name),
         })
     }
 }
@@ -1302,18 +1325,12 @@ impl Object for Organization {
     ) -> Option<Write<Self>> {
         arguments.declared(&[])?;
         Some(match name {
-            "id" => id(RecordKind::Organization, |organization: &Organization| {
-                &organization.0.id
-            }),
-            "slug" => text(|organization: &Organization| &organization.0.id),
             "name" => text(|organization: &Organization| &organization.0.name),
-            "aliases" => texts(|organization: &Organization| &organization.0.aliases),
             "kind" => enumerated(|organization: &Organization| {
                 super::organization::OrganizationKind::from(organization.0.kind)
             }),
-            "summary" => text(|organization: &Organization| &organization.0.summary),
             "founded" => date(|organization: &Organization| &organization.0.founded),
-            _ => return None,
+            _ => return shared(name),
         })
     }
 }
@@ -1335,12 +1352,8 @@ impl Object for Person {
     ) -> Option<Write<Self>> {
         arguments.declared(&[])?;
         Some(match name {
-            "id" => id(RecordKind::Person, |person: &Person| &person.0.id),
-            "slug" => text(|person: &Person| &person.0.id),
             "name" => text(|person: &Person| &person.0.name),
-            "aliases" => texts(|person: &Person| &person.0.aliases),
-            "summary" => text(|person: &Person| &person.0.summary),
-            _ => return None,
+            _ => return shared(name),
         })
     }
 }

@@ -34,9 +34,10 @@ use kyrgyz_relations::executor::{Answer, Executed, Executor, ExecutorConfig};
 use kyrgyz_relations::store::Store;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::{json, Map, Value};
 
+use crate::properties::{config, run};
 use crate::support::{edit_seed, record, seed_copy, seed_dir, TestApp};
 
 // ---------------------------------------------------------------------------------------
@@ -174,37 +175,8 @@ fn broken(json: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Configuration (as in `properties`)
+// Configuration: `properties`' (`config`, `run`)
 // ---------------------------------------------------------------------------------------
-
-/// `default_cases` normally; under `PROPTEST_CASES=n`, `n * share_percent / 100`, at
-/// least the default. No regression files: other engineers work in this tree.
-fn config(default_cases: u32, share_percent: u32) -> ProptestConfig {
-    let base = ProptestConfig::default();
-    let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
-        (u64::from(base.cases) * u64::from(share_percent) / 100)
-            .max(u64::from(default_cases))
-            .min(u64::from(u32::MAX)) as u32
-    } else {
-        default_cases
-    };
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..base
-    }
-}
-
-fn run<S: Strategy>(
-    config: ProptestConfig,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let mut runner = TestRunner::new(config);
-    if let Err(error) = runner.run(&strategy, test) {
-        panic!("{error}");
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -1857,7 +1829,7 @@ fn compiled_and_async_graphql_answers_are_identical_on_awkward_strings() {
 
 /// Generates documents and runs each with plans on and off over `app`'s store; fails on
 /// the first difference, or when too few were answered by a plan to mean much.
-fn compare_generated(app: &TestApp, config: ProptestConfig) {
+fn compare_generated(app: &TestApp, config: proptest::test_runner::Config) {
     let rt = runtime();
     let (on, off) = (executor(&app.store, true), executor(&app.store, false));
     let world = World::load(&rt, &off);

@@ -45,7 +45,7 @@ use crate::support::{seed_copy, TestApp};
 /// The cases of a property: `default_cases` normally; under `PROPTEST_CASES=n` (read by
 /// `ProptestConfig::default()`, which `with_cases` would override) `n * share_percent /
 /// 100`, at least the default. Expensive properties take a smaller share of a campaign.
-fn config(default_cases: u32, share_percent: u32) -> ProptestConfig {
+pub(crate) fn config(default_cases: u32, share_percent: u32) -> ProptestConfig {
     let base = ProptestConfig::default();
     let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
         (u64::from(base.cases) * u64::from(share_percent) / 100)
@@ -64,7 +64,7 @@ fn config(default_cases: u32, share_percent: u32) -> ProptestConfig {
 
 /// Runs a property outside the `proptest!` macro, for properties that share state (an
 /// app, a seed copy) across cases.
-fn run<S: Strategy>(
+pub(crate) fn run<S: Strategy>(
     config: ProptestConfig,
     strategy: S,
     test: impl Fn(S::Value) -> Result<(), TestCaseError>,
