@@ -10,8 +10,9 @@
 //! raw body or a GET's parameters) in, an `Outcome` out, which `http` maps to a status,
 //! headers and metrics. Everything between is here: the raw body's lookup in the response
 //! cache, the persisted query rules and registration, GET's refusal of anything but a
-//! query, the guard, validation, execution and caching. `Executor::answer` runs a request
-//! already built, for in-process callers (tests, benches) that want its `Executed`.
+//! query, the guard, validation, execution (by a compiled plan, `schema::plan`, when one
+//! covers the query) and caching. `Executor::answer` runs a request already built, for
+//! in-process callers (tests, benches) that want its `Executed`.
 //!
 //! Knows nothing of HTTP: it hands back a successful answer as the bytes of its body, and
 //! any other response for the caller to shape.
@@ -352,8 +353,10 @@ impl Executor {
         })
     }
 
-    /// Executes `request`: a query on the plain twin when it can take it, anything else
-    /// (and a query in which a field failed, again) on the schema itself. Also says
+    /// Executes `request`: a query validated fast by its compiled plan when one covers it
+    /// (`schema::plan`; a plan that gives up leaves the query to the twin), else on the
+    /// plain twin when it can take it, anything else (and a query in which a field
+    /// failed, again) on the schema itself. Also says
     /// whether every operation of the request's document is a query: always known when
     /// the twin answered; from the schema itself only when `wants_types` (else `false`).
     async fn respond(&self, mut request: Request, wants_types: bool) -> Responded {
