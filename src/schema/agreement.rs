@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Object, ID};
 
 use super::country::Country;
-use super::facility::{facility_filter, Facility, FacilityKind};
+use super::facility::{linked_facilities, Facility, FacilityKind};
 use super::incident::{incidents_page, Incident, IncidentKind};
 use super::query::lookup;
 use super::relay::{global_id, Connection, PageArgs};
@@ -252,8 +252,6 @@ impl Agreement {
             NameOrder,
         >,
     ) -> Result<Connection<Facility>> {
-        let store = store(ctx);
-        let filter = facility_filter(store, kinds, None, None)?;
         let args = PageArgs::new(
             first,
             after,
@@ -261,12 +259,12 @@ impl Agreement {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(
-            store,
-            List::Linked(Link::AgreementFacilities, self.0.id.clone()),
+        linked_facilities(
+            store(ctx),
+            Link::AgreementFacilities,
+            &self.0.id,
             &args,
-            Facility,
-            filter,
+            kinds,
         )
     }
 
@@ -305,6 +303,42 @@ impl Agreement {
 }
 
 /// The filter behind the agreement list arguments shared by every agreements field.
+/// The filter arguments of a record's `agreements` connection.
+#[derive(Clone)]
+pub(super) struct AgreementFilter {
+    pub(super) kinds: Option<Vec<AgreementKind>>,
+    pub(super) party: Option<String>,
+    pub(super) signed: Option<DateFilter>,
+    pub(super) in_force_on: Option<PartialDate>,
+    pub(super) in_force_match: DateMatch,
+}
+
+/// One page of `owner`'s agreements through `link`, kept by `filter`: every record's
+/// `agreements` connection, and the compiled plans' (`plan`).
+pub(super) fn linked_agreements(
+    store: &Store,
+    link: Link,
+    owner: &str,
+    args: &PageArgs,
+    filter: AgreementFilter,
+) -> Result<Connection<Agreement>> {
+    let AgreementFilter {
+        kinds,
+        party,
+        signed,
+        in_force_on,
+        in_force_match,
+    } = filter;
+    let filter = agreement_filter(store, kinds, party, signed, in_force_on, in_force_match)?;
+    list_page(
+        store,
+        List::Linked(link, owner.to_owned()),
+        args,
+        Agreement,
+        filter,
+    )
+}
+
 pub(super) fn agreement_filter(
     store: &Store,
     kinds: Option<Vec<AgreementKind>>,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, ID};
 
-use super::agreement::{agreement_filter, Agreement, AgreementKind};
-use super::facility::{facility_filter, Facility, FacilityKind};
+use super::agreement::{linked_agreements, Agreement, AgreementFilter, AgreementKind};
+use super::facility::{linked_facilities, Facility, FacilityKind};
 use super::incident::{incidents_page, Incident, IncidentKind};
 use super::organization::Membership;
 use super::person::Person;
@@ -109,8 +109,6 @@ impl Country {
             AgreementOrder,
         >,
     ) -> Result<Connection<Agreement>> {
-        let store = store(ctx);
-        let filter = agreement_filter(store, kinds, party, signed, in_force_on, in_force_match)?;
         let args = PageArgs::new(
             first,
             after,
@@ -118,11 +116,18 @@ impl Country {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(
-            store,
-            List::Linked(Link::CountryAgreements, self.0.id.clone()),
+        let filter = AgreementFilter {
+            kinds,
+            party,
+            signed,
+            in_force_on,
+            in_force_match,
+        };
+        linked_agreements(
+            store(ctx),
+            Link::CountryAgreements,
+            &self.0.id,
             &args,
-            Agreement,
             filter,
         )
     }
@@ -142,8 +147,6 @@ impl Country {
             NameOrder,
         >,
     ) -> Result<Connection<Facility>> {
-        let store = store(ctx);
-        let filter = facility_filter(store, kinds, None, None)?;
         let args = PageArgs::new(
             first,
             after,
@@ -151,12 +154,12 @@ impl Country {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(
-            store,
-            List::Linked(Link::CountryFacilities, self.0.id.clone()),
+        linked_facilities(
+            store(ctx),
+            Link::CountryFacilities,
+            &self.0.id,
             &args,
-            Facility,
-            filter,
+            kinds,
         )
     }
 

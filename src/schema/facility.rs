@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, Union, ID};
 
-use super::agreement::{agreement_filter, Agreement, AgreementKind};
+use super::agreement::{linked_agreements, Agreement, AgreementFilter, AgreementKind};
 use super::country::Country;
 use super::incident::{incidents_page, Incident, IncidentKind};
 use super::organization::Organization;
@@ -315,8 +315,6 @@ impl Facility {
             AgreementOrder,
         >,
     ) -> Result<Connection<Agreement>> {
-        let store = store(ctx);
-        let filter = agreement_filter(store, kinds, party, signed, in_force_on, in_force_match)?;
         let args = PageArgs::new(
             first,
             after,
@@ -324,11 +322,18 @@ impl Facility {
             before,
             order_by.unwrap_or_default().direction,
         );
-        list_page(
-            store,
-            List::Linked(Link::FacilityAgreements, self.0.id.clone()),
+        let filter = AgreementFilter {
+            kinds,
+            party,
+            signed,
+            in_force_on,
+            in_force_match,
+        };
+        linked_agreements(
+            store(ctx),
+            Link::FacilityAgreements,
+            &self.0.id,
             &args,
-            Agreement,
             filter,
         )
     }
@@ -365,6 +370,25 @@ impl Facility {
         let list = List::Linked(Link::FacilityIncidents, self.0.id.clone());
         incidents_page(store(ctx), list, &args, kinds, country, occurred)
     }
+}
+
+/// One page of `owner`'s facilities through `link`, kept by `kinds`: every record's
+/// `facilities` connection, and the compiled plans' (`plan`).
+pub(super) fn linked_facilities(
+    store: &Store,
+    link: Link,
+    owner: &str,
+    args: &PageArgs,
+    kinds: Option<Vec<FacilityKind>>,
+) -> Result<Connection<Facility>> {
+    let filter = facility_filter(store, kinds, None, None)?;
+    list_page(
+        store,
+        List::Linked(link, owner.to_owned()),
+        args,
+        Facility,
+        filter,
+    )
 }
 
 /// The filter behind the facility list arguments.

@@ -39,15 +39,15 @@ use async_graphql::resolver_utils::enum_value;
 use async_graphql::{EnumType, InputType, Name, OutputType, Positioned, Value, Variables};
 use async_graphql_value::Value as DocValue;
 
-use super::agreement::{agreement_filter, Agreement, AgreementKind};
+use super::agreement::{linked_agreements, Agreement, AgreementFilter, AgreementKind};
 use super::country::Country;
-use super::facility::{facility_filter, Facility, FacilityKind};
+use super::facility::{linked_facilities, Facility, FacilityKind};
 use super::incident::{incidents_page, Incident, IncidentKind};
 use super::organization::Organization;
 use super::person::Person;
-use super::query::{load_node, search_page, Node, SearchResult};
+use super::query::{all_incidents, load_node, search_page, Node, SearchResult};
 use super::relay::{global_id, parse_global_id, Connection, PageArgs, PageInfo};
-use super::values::{AgreementOrder, DateFilter, DateMatch, IncidentOrder, NameOrder, PartialDate};
+use super::values::{AgreementOrder, DateFilter, IncidentOrder, NameOrder};
 use super::{list_page, Result};
 use crate::model::{self, RecordKind};
 use crate::store::{Link, List, Store};
@@ -210,30 +210,36 @@ impl<'d> Compiler<'d> {
     /// The fields `sets` select on `N`, merged by response key (the specification's
     /// CollectFields and field merging), compiled.
     fn fields<N: Object>(&self, sets: &[&'d SelectionSet]) -> Option<Fields<N>> {
+        self.keyed::<N, N>(sets, |field, selections| {
+            if field.name.node == "__typename" {
+                let name = N::type_name();
+                return Some(leaf(move |_, out| string(out, &name)));
+            }
+            N::field(self, &field.name.node, Arguments::of(field)?, selections)
+        })
+    }
+
+    /// The fields `sets` select on a type whose fragments apply as `A` says, merged by
+    /// response key, each written as `compile` makes it from the key's first field and
+    /// the merged selections of all its fields.
+    fn keyed<A: Object, N>(
+        &self,
+        sets: &[&'d SelectionSet],
+        mut compile: impl FnMut(&'d Field, &[&'d SelectionSet]) -> Option<Write<N>>,
+    ) -> Option<Fields<N>> {
         let mut groups: Vec<Group<'d>> = Vec::new();
         for set in sets {
-            self.collect::<N>(set, &mut groups)?;
+            self.collect::<A>(set, &mut groups)?;
         }
         let mut fields = Vec::with_capacity(groups.len());
         for (key, group) in groups {
-            let first = group[0];
             let mut encoded = serde_json::to_vec(key.as_str()).ok()?;
             encoded.push(b':');
-            let write: Write<N> = if first.name.node == "__typename" {
-                let name = N::type_name();
-                boxed(move |_, _, out| {
-                    string(out, &name);
-                    Ok(())
-                })
-            } else {
-                let selections: Vec<&SelectionSet> = group
-                    .iter()
-                    .map(|field| &field.selection_set.node)
-                    .collect();
-                let arguments = Arguments::of(first)?;
-                N::field(self, &first.name.node, arguments, &selections)?
-            };
-            fields.push((encoded.into_boxed_slice(), write));
+            let selections: Vec<&SelectionSet> = group
+                .iter()
+                .map(|field| &field.selection_set.node)
+                .collect();
+            fields.push((encoded.into_boxed_slice(), compile(group[0], &selections)?));
         }
         Some(Fields { fields })
     }
@@ -455,11 +461,7 @@ impl FacilityArgs {
 #[derive(Clone)]
 struct AgreementArgs {
     page: PageArgs,
-    kinds: Option<Vec<AgreementKind>>,
-    party: Option<String>,
-    signed: Option<DateFilter>,
-    in_force_on: Option<PartialDate>,
-    in_force_match: DateMatch,
+    filter: AgreementFilter,
 }
 
 impl AgreementArgs {
@@ -467,11 +469,13 @@ impl AgreementArgs {
         let order: Option<AgreementOrder> = read.get(run, "orderBy")?;
         Ok(AgreementArgs {
             page: read.page(run, order.unwrap_or_default().direction)?,
-            kinds: read.get(run, "kinds")?,
-            party: read.get(run, "party")?,
-            signed: read.get(run, "signed")?,
-            in_force_on: read.get(run, "inForceOn")?,
-            in_force_match: read.get_or_default(run, "inForceMatch")?,
+            filter: AgreementFilter {
+                kinds: read.get(run, "kinds")?,
+                party: read.get(run, "party")?,
+                signed: read.get(run, "signed")?,
+                in_force_on: read.get(run, "inForceOn")?,
+                in_force_match: read.get_or_default(run, "inForceMatch")?,
+            },
         })
     }
 }
@@ -549,15 +553,11 @@ fn text<N: 'static>(read: impl Fn(&N) -> &str + Send + Sync + 'static) -> Write<
 }
 
 fn texts<N: 'static>(read: impl Fn(&N) -> &[String] + Send + Sync + 'static) -> Write<N> {
-    leaf(move |node, out| {
-        out.push(b'[');
-        for (at, item) in read(node).iter().enumerate() {
-            if at > 0 {
-                out.push(b',');
-            }
+    boxed(move |_, node, out| {
+        list(out, read(node), |item, out| {
             string(out, item);
-        }
-        out.push(b']');
+            Ok(())
+        })
     })
 }
 
@@ -619,23 +619,11 @@ where
         let edge_name = connection_name
             .strip_suffix("Connection")
             .map(|stem| format!("{stem}Edge"))?;
-        let mut groups = Vec::new();
-        for set in selections {
-            compiler.collect::<Named>(set, &mut groups)?;
-        }
-        let mut fields: Vec<Keyed<Connection<N>>> = Vec::new();
-        for (key, group) in groups {
-            let first = group[0];
-            if !first.arguments.is_empty() {
+        compiler.keyed::<Named, Connection<N>>(selections, |field, sub| {
+            if !field.arguments.is_empty() {
                 return None;
             }
-            let mut encoded = serde_json::to_vec(key.as_str()).ok()?;
-            encoded.push(b':');
-            let sub: Vec<&SelectionSet> = group
-                .iter()
-                .map(|field| &field.selection_set.node)
-                .collect();
-            let write: Write<Connection<N>> = match first.name.node.as_str() {
+            Some(match field.name.node.as_str() {
                 "__typename" => {
                     let name = connection_name.clone();
                     leaf(move |_, out| string(out, &name))
@@ -646,44 +634,30 @@ where
                     Ok(())
                 }),
                 "pageInfo" => {
-                    let info = compiler.fields::<PageInfoObject>(&sub)?;
+                    let info = compiler.fields::<PageInfoObject>(sub)?;
                     boxed(move |run, page: &Connection<N>, out| {
                         info.write(run, &PageInfoObject(page.page_info_of().parts()), out)
                     })
                 }
                 "nodes" => {
-                    let write = (self.node)(compiler, &sub)?;
+                    let write = (self.node)(compiler, sub)?;
                     boxed(move |run, page: &Connection<N>, out| {
-                        out.push(b'[');
-                        for (at, edge) in page.page_edges().iter().enumerate() {
-                            if at > 0 {
-                                out.push(b',');
-                            }
-                            write(run, edge.record(), out)?;
-                        }
-                        out.push(b']');
-                        Ok(())
+                        list(out, page.page_edges(), |edge, out| {
+                            write(run, edge.record(), out)
+                        })
                     })
                 }
                 "edges" => {
-                    let edge = self.edge(compiler, &sub, &edge_name)?;
+                    let edge = self.edge(compiler, sub, &edge_name)?;
                     boxed(move |run, page: &Connection<N>, out| {
-                        out.push(b'[');
-                        for (at, item) in page.page_edges().iter().enumerate() {
-                            if at > 0 {
-                                out.push(b',');
-                            }
-                            edge.write(run, item, out)?;
-                        }
-                        out.push(b']');
-                        Ok(())
+                        list(out, page.page_edges(), |item, out| {
+                            edge.write(run, item, out)
+                        })
                     })
                 }
                 _ => return None,
-            };
-            fields.push((encoded.into_boxed_slice(), write));
-        }
-        Some(Fields { fields })
+            })
+        })
     }
 
     fn edge(
@@ -692,23 +666,11 @@ where
         selections: &[&SelectionSet],
         edge_name: &str,
     ) -> Option<Fields<super::relay::Edge<N>>> {
-        let mut groups = Vec::new();
-        for set in selections {
-            compiler.collect::<Named>(set, &mut groups)?;
-        }
-        let mut fields: Vec<Keyed<super::relay::Edge<N>>> = Vec::new();
-        for (key, group) in groups {
-            let first = group[0];
-            if !first.arguments.is_empty() {
+        compiler.keyed::<Named, super::relay::Edge<N>>(selections, |field, sub| {
+            if !field.arguments.is_empty() {
                 return None;
             }
-            let mut encoded = serde_json::to_vec(key.as_str()).ok()?;
-            encoded.push(b':');
-            let sub: Vec<&SelectionSet> = group
-                .iter()
-                .map(|field| &field.selection_set.node)
-                .collect();
-            let write: Write<super::relay::Edge<N>> = match first.name.node.as_str() {
+            Some(match field.name.node.as_str() {
                 "__typename" => {
                     let name = edge_name.to_owned();
                     leaf(move |_, out| string(out, &name))
@@ -717,17 +679,32 @@ where
                     leaf(|edge: &super::relay::Edge<N>, out| string(out, &edge.encoded_cursor()))
                 }
                 "node" => {
-                    let write = (self.node)(compiler, &sub)?;
+                    let write = (self.node)(compiler, sub)?;
                     boxed(move |run, edge: &super::relay::Edge<N>, out| {
                         write(run, edge.record(), out)
                     })
                 }
                 _ => return None,
-            };
-            fields.push((encoded.into_boxed_slice(), write));
-        }
-        Some(Fields { fields })
+            })
+        })
     }
+}
+
+/// Writes `items` as a JSON list, each as `write` writes it.
+fn list<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    mut write: impl FnMut(&T, &mut Vec<u8>) -> Step,
+) -> Step {
+    out.push(b'[');
+    for (at, item) in items.iter().enumerate() {
+        if at > 0 {
+            out.push(b',');
+        }
+        write(item, out)?;
+    }
+    out.push(b']');
+    Ok(())
 }
 
 /// For collecting the selections of the connection and edge types, which no fragment
@@ -914,16 +891,7 @@ impl Object for () {
                         country,
                         occurred,
                     } = args.get(run)?;
-                    let list = match &country {
-                        Some(code) => List::Linked(
-                            Link::CountryIncidents,
-                            given(super::country_id_by_code(run.store, code, "country"))?,
-                        ),
-                        None => List::All(RecordKind::Incident),
-                    };
-                    let found = given(incidents_page(
-                        run.store, list, &args, kinds, None, occurred,
-                    ))?;
+                    let found = given(all_incidents(run.store, &args, kinds, country, occurred))?;
                     page.write(run, &found, out)
                 })
             }
@@ -1011,9 +979,13 @@ fn facilities_of<N: 'static>(
             page: paging,
             kinds,
         } = args.get(run)?;
-        let filter = given(facility_filter(run.store, kinds, None, None))?;
-        let list = List::Linked(link, owner(node).to_owned());
-        let found = given(list_page(run.store, list, &paging, Facility, filter))?;
+        let found = given(linked_facilities(
+            run.store,
+            link,
+            owner(node),
+            &paging,
+            kinds,
+        ))?;
         page.write(run, &found, out)
     }))
 }
@@ -1030,22 +1002,15 @@ fn agreements_of<N: 'static>(
     Some(boxed(move |run, node, out| {
         let AgreementArgs {
             page: paging,
-            kinds,
-            party,
-            signed,
-            in_force_on,
-            in_force_match,
+            filter,
         } = args.get(run)?;
-        let filter = given(agreement_filter(
+        let found = given(linked_agreements(
             run.store,
-            kinds,
-            party,
-            signed,
-            in_force_on,
-            in_force_match,
+            link,
+            owner(node),
+            &paging,
+            filter,
         ))?;
-        let list = List::Linked(link, owner(node).to_owned());
-        let found = given(list_page(run.store, list, &paging, Agreement, filter))?;
         page.write(run, &found, out)
     }))
 }

@@ -385,14 +385,6 @@ impl QueryRoot {
             IncidentOrder,
         >,
     ) -> Result<Connection<Incident>> {
-        let store = store(ctx);
-        let list = match &country {
-            Some(code) => List::Linked(
-                Link::CountryIncidents,
-                country_id_by_code(store, code, "country")?,
-            ),
-            None => List::All(RecordKind::Incident),
-        };
         let args = PageArgs::new(
             first,
             after,
@@ -400,7 +392,7 @@ impl QueryRoot {
             before,
             order_by.unwrap_or_default().direction,
         );
-        incidents_page(store, list, &args, kinds, None, occurred)
+        all_incidents(store(ctx), &args, kinds, country, occurred)
     }
 
     /// Records of every type whose name, aliases, code, places or summary contain every
@@ -421,6 +413,25 @@ impl QueryRoot {
     ) -> Result<Connection<SearchResult>> {
         search_page(store(ctx), &text, first, after, last, before)
     }
+}
+
+/// One page of `incidents`, walking the named country's incidents rather than all of
+/// them when `country` is given: for the resolver and the compiled plans.
+pub(super) fn all_incidents(
+    store: &Store,
+    args: &PageArgs,
+    kinds: Option<Vec<IncidentKind>>,
+    country: Option<String>,
+    occurred: Option<DateFilter>,
+) -> Result<Connection<Incident>> {
+    let list = match &country {
+        Some(code) => List::Linked(
+            Link::CountryIncidents,
+            country_id_by_code(store, code, "country")?,
+        ),
+        None => List::All(RecordKind::Incident),
+    };
+    incidents_page(store, list, args, kinds, None, occurred)
 }
 
 /// One page of `search`'s results, for the resolver and the compiled plans.
